@@ -1,0 +1,1 @@
+"""genai-mcp host: connects to many MCP servers and answers their requests."""

@@ -1,0 +1,1 @@
+"""genai-mcp server: the MCP face of genai_mcp.tools."""
