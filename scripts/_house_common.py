@@ -1,0 +1,164 @@
+"""Small pieces shared by the house-model training scripts (scripts/train_*.py).
+
+Stable API (other training scripts import it): `write_model_card(out_dir, title, sections)` and
+`write_metrics(out_dir, metrics)`. The rest (timing, seeding, sizes, the --out/--quick convention)
+is here so every script records the same facts the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOUSE_MODELS_DIR = REPO_ROOT / "tools" / "house_models"
+
+DIGITS_DATA_SECTION = (
+    "scikit-learn's `load_digits` (ships inside scikit-learn, no download): 1797 grey 8x8 handwritten "
+    "digits, values 0-16, about 180 per class; a copy of the test set of the UCI *Optical Recognition "
+    "of Handwritten Digits* data set (Alpaydin & Kaynak, 1998). Each digit becomes a 16x16 image "
+    "through `genai_mcp.tools.house.digits.digit_images` (values x 255/16, bilinear 8x8 -> 16x16). "
+    "Split: 80/20 stratified, seed 0 -> 1437 training, 360 held-out images (no image is in both)."
+)
+DIGITS_LICENSE_SECTION = (
+    "Data: scikit-learn is BSD-3-Clause; the UCI digits data set is CC BY 4.0 "
+    "(https://archive.ics.uci.edu/dataset/80). Weights and code: Apache-2.0, like genai-mcp."
+)
+
+
+def write_model_card(
+    out_dir: str | Path,
+    title: str,
+    sections: Mapping[str, str],
+    *,
+    metadata: Mapping[str, str | list[str]] | None = None,
+) -> Path:
+    """Write `out_dir/README.md`: optional YAML front matter, `# title`, then one `## heading` per section.
+
+    Sections keep their insertion order; their text is Markdown written as given. Returns the path.
+    """
+    lines: list[str] = []
+    if metadata:
+        lines.append("---")
+        for key, value in metadata.items():
+            if isinstance(value, list):
+                lines.append(f"{key}:")
+                lines += [f"- {item}" for item in value]
+            else:
+                lines.append(f"{key}: {value}")
+        lines += ["---", ""]
+    lines += [f"# {title}", ""]
+    for heading, text in sections.items():
+        lines += [f"## {heading}", "", text.strip(), ""]
+    path = Path(out_dir) / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_metrics(out_dir: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Write `out_dir/metrics.json` (sorted keys, 2-space indent, trailing newline). Returns the path."""
+    path = Path(out_dir) / "metrics.json"
+    path.write_text(json.dumps(dict(metrics), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def add_common_args(parser: argparse.ArgumentParser, folder: str) -> None:
+    """--out DIR (default: the house folder) and --quick (a few steps into a temporary folder)."""
+    parser.add_argument("--out", type=Path, default=None, help=f"default: tools/house_models/{folder}")
+    parser.add_argument(
+        "--quick", action="store_true", help="a few steps only (seconds), for tests; writes to --out or a temp dir"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+
+
+def resolve_out(args: argparse.Namespace, folder: str) -> Path:
+    """The output folder: --out if given; otherwise the house folder, or a temp folder with --quick.
+
+    A quick run never overwrites the shipped model unless --out names the house folder explicitly.
+    """
+    if args.out is not None:
+        out = Path(args.out)
+    elif args.quick:
+        out = Path(tempfile.gettempdir()) / "genai-mcp-quick" / folder
+    else:
+        out = HOUSE_MODELS_DIR / folder
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def command_line() -> str:
+    """The command that is running, as typed from the repository root."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        shown = str(script.relative_to(REPO_ROOT))
+    except ValueError:
+        shown = str(script)
+    return shlex.join(["python", shown, *sys.argv[1:]])
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+@contextmanager
+def stopwatch() -> Iterator[dict[str, float]]:
+    """Yields a dict whose "seconds" holds the elapsed wall time once the block ends."""
+    result = {"seconds": 0.0}
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result["seconds"] = time.perf_counter() - start
+
+
+def weights_bytes(out_dir: str | Path) -> int:
+    """Bytes of the weight files (*.safetensors, *.bin) under `out_dir`, recursively."""
+    root = Path(out_dir)
+    return sum(p.stat().st_size for pattern in ("*.safetensors", "*.bin") for p in root.rglob(pattern))
+
+
+def folder_bytes(out_dir: str | Path) -> int:
+    return sum(p.stat().st_size for p in Path(out_dir).rglob("*") if p.is_file())
+
+
+def environment() -> dict[str, str]:
+    """Versions and machine facts worth recording next to a training result."""
+    import diffusers
+    import sklearn
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "diffusers": diffusers.__version__,
+        "scikit-learn": sklearn.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}",
+    }
+
+
+def environment_text(env: Mapping[str, str]) -> str:
+    return "\n".join(f"- {key}: {value}" for key, value in env.items())
+
+
+def human_bytes(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} KB"

@@ -1,0 +1,63 @@
+"""Builds the genai-mcp MCPServer: one registration module per capability.
+
+Nothing here imports torch, transformers or diffusers: each tool imports its stack on first call,
+so `initialize` and `tools/list` stay fast and cheap.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from mcp.server import MCPServer
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from genai_mcp.server import metrics_tools
+from genai_mcp.server.settings import ServerSettings
+
+__all__ = ["SERVER_NAME", "create_server", "server_version"]
+
+SERVER_NAME = "genai-mcp"
+
+INSTRUCTIONS = """\
+Generative-AI tools: evaluation metrics (BLEU, chrF, ROUGE, classification and retrieval metrics) \
+and, as they are installed, vision, text generation, diffusion and LoRA tools on small house models \
+or any Hugging Face checkpoint available locally. Every tool returns structured JSON described by its \
+output schema. Errors name the problem and the limit."""
+
+
+def server_version() -> str:
+    try:
+        return version("genai-mcp")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0.0.0"
+
+
+def create_server(settings: ServerSettings | None = None, *, http: bool = False) -> MCPServer[Any]:
+    """A configured server. With `http=True` and tokens configured, bearer auth is required."""
+    settings = settings or ServerSettings()
+    auth_kwargs: dict[str, Any] = {}
+    if http and settings.tokens:
+        from genai_mcp.server.auth import StaticTokenVerifier, auth_settings
+        from genai_mcp.server.http import public_url
+
+        auth_kwargs = {
+            "token_verifier": StaticTokenVerifier(settings.tokens),
+            "auth": auth_settings(public_url(settings)),
+        }
+    server: MCPServer[Any] = MCPServer(
+        SERVER_NAME,
+        title="genai-mcp",
+        instructions=INSTRUCTIONS,
+        version=server_version(),
+        log_level=settings.log_level,
+        **auth_kwargs,
+    )
+
+    @server.custom_route("/health", methods=["GET"])
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "name": SERVER_NAME, "version": server_version()})
+
+    metrics_tools.register(server)
+    return server

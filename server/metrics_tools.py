@@ -1,0 +1,60 @@
+"""MCP tools for evaluation metrics: text, classification and retrieval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+
+from genai_mcp.server.adapters import register_model_tool
+from genai_mcp.tools import metrics
+
+__all__ = ["register"]
+
+# Pure functions of their arguments: no side effects, same answer every time, no outside world.
+PURE = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+def register(server: MCPServer[Any]) -> None:
+    register_model_tool(
+        server,
+        metrics.text_metrics,
+        metrics.TextMetricsRequest,
+        metrics.TextMetricsResult,
+        name="text_metrics",
+        title="Text metrics (BLEU, chrF, ROUGE)",
+        description=(
+            "Score candidate texts against one or more references each: BLEU (sacrebleu; score, 1-4-gram "
+            "precisions, brevity penalty), chrF, and ROUGE-1/2/L precision/recall/F1 with stemming, "
+            "corpus-level and per candidate."
+        ),
+        annotations=PURE,
+    )
+    register_model_tool(
+        server,
+        metrics.classification_metrics,
+        metrics.ClassificationMetricsRequest,
+        metrics.ClassificationMetricsResult,
+        name="classification_metrics",
+        title="Classification metrics",
+        description=(
+            "Accuracy, precision, recall, F1 (binary/macro/micro/weighted), specificity, per-class scores and "
+            "the confusion matrix with its label order, from true and predicted labels; or MSE/MAE/RMSE for "
+            "regression values."
+        ),
+        annotations=PURE,
+    )
+    register_model_tool(
+        server,
+        metrics.retrieval_metrics,
+        metrics.RetrievalMetricsRequest,
+        metrics.RetrievalMetricsResult,
+        name="retrieval_metrics",
+        title="Retrieval metrics (precision@k, recall@k, MRR, nDCG)",
+        description=(
+            "Per query and averaged: precision@k = relevant in top k / k, recall@k = relevant retrieved in "
+            "top k / all relevant, MRR and nDCG@k, from ranked retrieved ids and the relevant ids."
+        ),
+        annotations=PURE,
+    )

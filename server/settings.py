@@ -1,0 +1,125 @@
+"""Server settings: defaults, overridden by GENAI_MCP_* environment variables, then by CLI flags.
+
+Every limit a tool enforces is a setting here, so an operator can raise it without a code change;
+the error a caller sees names the variable to raise.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+__all__ = ["ENV_PREFIX", "ServerSettings", "SettingsError", "is_loopback"]
+
+ENV_PREFIX = "GENAI_MCP_"
+
+
+class SettingsError(ValueError):
+    """A setting (from the environment, a file or a flag) is invalid; the message names it."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ServerSettings(BaseModel):
+    """How `genai-mcp serve` runs. Each field `x` is also read from the variable GENAI_MCP_X."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = Field("127.0.0.1", description="HTTP bind address; non-loopback requires a token")
+    port: int = Field(8000, ge=0, le=65535)
+    tokens: list[SecretStr] = Field(
+        default_factory=list, description="Bearer tokens accepted over HTTP (env: comma-separated)"
+    )
+    token_file: Path | None = Field(None, description="File with one bearer token per line")
+    allow_unauthenticated: bool = Field(
+        False, description="Serve HTTP on a non-loopback address without a token (on purpose only)"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Extra Host header values accepted over HTTP (e.g. mcp.example.org:*)"
+    )
+    allowed_origins: list[str] = Field(default_factory=list, description="Extra Origin values accepted")
+    public_url: str | None = Field(
+        None, description="Base URL clients use to reach the server (for OAuth resource metadata)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # Models
+    allow_downloads: bool = Field(False, description="Let model ids be fetched from the Hugging Face hub")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    cache_max_models: int = Field(6, ge=1, description="Loaded models kept in memory")
+    cache_max_bytes: int = Field(4 * 2**30, ge=1, description="Bytes of loaded weights kept in memory")
+
+    # Files
+    roots: list[Path] = Field(default_factory=list, description="Folders tools may read files from")
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "genai-mcp",
+        description="Where outputs, adapters and indexes are written",
+    )
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("allowed_hosts", "allowed_origins", "roots", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            sep = os.pathsep if "\n" not in value and os.pathsep in value else ","
+            return [v.strip() for v in value.split(sep) if v.strip()]
+        return value
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> ServerSettings:
+        """Settings from `env` (default os.environ) with `overrides` (CLI flags, not None) on top."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        try:
+            settings = cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            )
+            raise SettingsError(f"invalid settings: {problems}") from None
+        settings.tokens = settings.tokens + settings._tokens_from_file()
+        return settings
+
+    def _tokens_from_file(self) -> list[SecretStr]:
+        if self.token_file is None:
+            return []
+        try:
+            lines = self.token_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SettingsError(f"cannot read token file {self.token_file}: {exc.strerror}") from None
+        tokens = [SecretStr(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+        if not tokens:
+            raise SettingsError(f"token file {self.token_file} holds no token (one per line)")
+        return tokens
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.data_dir / "adapters"

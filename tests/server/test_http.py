@@ -1,0 +1,89 @@
+"""A real `genai-mcp serve --transport http` process: auth, Host/Origin checks, health, metadata."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.conftest import TOKEN, HttpServer, loaded_shared_objects, serve_command, server_env
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "0"},
+    },
+}
+ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def post_init(server: HttpServer, **headers: str) -> httpx2.Response:
+    return httpx2.post(server.mcp_url, json=INIT, headers=ACCEPT | headers, timeout=10)
+
+
+def test_missing_and_wrong_token_get_401_with_metadata_pointer(http_server: HttpServer) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic eDp5"}):
+        r = post_init(http_server, **headers)
+        assert r.status_code == 401, headers
+        challenge = r.headers["www-authenticate"]
+        assert challenge.startswith("Bearer")
+        assert f"resource_metadata=\"{http_server.url}/.well-known/oauth-protected-resource/mcp\"" in challenge
+
+
+def test_right_token_initializes(http_server: HttpServer) -> None:
+    r = post_init(http_server, Authorization=f"Bearer {TOKEN}")
+    assert r.status_code == 200
+    assert "genai-mcp" in r.text and r.headers.get("mcp-session-id")
+
+
+def test_foreign_origin_is_refused_even_with_token(http_server: HttpServer) -> None:
+    r = post_init(http_server, Authorization=f"Bearer {TOKEN}", Origin="http://evil.example")
+    assert r.status_code == 403
+    r = post_init(http_server, Authorization=f"Bearer {TOKEN}", Host="evil.example:80")
+    assert r.status_code == 421
+
+
+def test_health_is_open_and_metadata_is_served(http_server: HttpServer) -> None:
+    health = httpx2.get(http_server.url + "/health", timeout=5)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    meta = httpx2.get(http_server.url + "/.well-known/oauth-protected-resource/mcp", timeout=5)
+    assert meta.status_code == 200
+    assert meta.json()["resource"] == http_server.mcp_url
+
+
+def test_full_client_session_over_http_with_token(http_server: HttpServer) -> None:
+    async def main() -> None:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            async with Client(streamable_http_client(http_server.mcp_url, http_client=http)) as client:
+                names = {t.name for t in (await client.list_tools()).tools}
+                assert {"text_metrics", "classification_metrics", "retrieval_metrics"} <= names
+                result = await client.call_tool(
+                    "retrieval_metrics", {"queries": [{"retrieved": ["a", "b"], "relevant": ["b"]}], "k": 2}
+                )
+                assert not result.is_error, result.content
+                assert result.structured_content is not None
+        # Listing tools must not pull in the model stacks.
+        assert "libtorch" not in loaded_shared_objects(http_server.process.pid)
+
+    anyio.run(main)
+
+
+def test_public_bind_without_token_refuses_to_start(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        serve_command("--transport", "http", "--host", "0.0.0.0", "--port", "1"),
+        env=server_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--allow-unauthenticated" in proc.stderr and "GENAI_MCP_TOKENS" in proc.stderr

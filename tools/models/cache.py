@@ -1,0 +1,215 @@
+"""ModelCache: the bounded, thread-safe, single-flight store of loaded models.
+
+Keys are (task, resolved model id, device, dtype). Entries are evicted least-recently-used first
+whenever there are more than `max_models` or their `nbytes` add up to more than `max_bytes`; the
+entry just loaded is never evicted by its own arrival, so a model larger than `max_bytes` is kept
+alone rather than reloaded on every call. Two threads asking for the same missing key share one
+load (the second waits for the first); loads of other keys run alongside it. A failed load leaves
+nothing behind: the next call tries again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.models.bundle import LoadedInfo, LoadRequest, ModelBundle
+from genai_mcp.tools.models.resolve import resolve_device, resolve_dtype, resolve_model, resolve_task
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_MODELS", "Loader", "ModelCache"]
+
+DEFAULT_MAX_MODELS = 6
+DEFAULT_MAX_BYTES = 4 * 2**30
+
+Loader = Callable[[LoadRequest], ModelBundle]
+Key = tuple[str, str, str, str]
+
+
+@dataclass
+class _Entry:
+    bundle: ModelBundle
+    hits: int = 0
+
+
+@dataclass
+class _Flight:
+    done: threading.Event = field(default_factory=threading.Event)
+    bundle: ModelBundle | None = None
+    error: BaseException | None = None
+
+
+def _default_loader(request: LoadRequest) -> ModelBundle:
+    from genai_mcp.tools.models.loaders import load_checkpoint
+
+    return load_checkpoint(request)
+
+
+class ModelCache:
+    """Loads models on first use and keeps the most recently used ones.
+
+    `device` is the default for calls that pass none ("auto": cuda if torch sees one, else cpu).
+    `allow_downloads=False` (the default) never touches the network: hub ids load only from the
+    local Hugging Face cache (`hub_cache_dir`, default HF_HUB_CACHE). `local_roots`, when given,
+    confines local model directories to those folders. `loader` is the function that turns a
+    LoadRequest into a ModelBundle (the real one uses from_pretrained; tests may count calls).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_models: int = DEFAULT_MAX_MODELS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        allow_downloads: bool = False,
+        device: str = "auto",
+        local_roots: Sequence[str | Path] | None = None,
+        hub_cache_dir: str | Path | None = None,
+        loader: Loader | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        self._flights: dict[Key, _Flight] = {}
+        self._loader = loader or _default_loader
+        self.max_models = max_models
+        self.max_bytes = max_bytes
+        self.allow_downloads = allow_downloads
+        self.device = device
+        self.local_roots = local_roots
+        self.hub_cache_dir = hub_cache_dir
+        self.configure(max_models=max_models, max_bytes=max_bytes, device=device)
+
+    def configure(
+        self,
+        *,
+        max_models: int | None = None,
+        max_bytes: int | None = None,
+        allow_downloads: bool | None = None,
+        device: str | None = None,
+    ) -> None:
+        """Change the bounds or defaults; lowering a bound evicts at once. None leaves a value as is."""
+        for name, value in (("max_models", max_models), ("max_bytes", max_bytes)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InvalidInputError(f"{name} must be an integer of at least 1, not {value!r}")
+        if device is not None and device.strip().lower() not in ("auto", "cpu"):
+            resolve_device(device)  # refuse a bad default now rather than on every later call
+        with self._lock:
+            if max_models is not None:
+                self.max_models = max_models
+            if max_bytes is not None:
+                self.max_bytes = max_bytes
+            if allow_downloads is not None:
+                self.allow_downloads = bool(allow_downloads)
+            if device is not None:
+                self.device = device
+            self._evict(keep=None)
+
+    def get(
+        self, task: str, model: str | None = None, *, device: str | None = None, dtype: str | None = None
+    ) -> ModelBundle:
+        """The bundle for (task, model, device, dtype), loading it on first use.
+
+        Raises InvalidInputError for malformed arguments and ModelUnavailableError when the model
+        cannot be found or is not a checkpoint for `task`; the message says how to fix it.
+        """
+        checked_task = resolve_task(task)
+        roots = None if self.local_roots is None else [Path(r) for r in self.local_roots]
+        resolved = resolve_model(checked_task, model, local_roots=roots)
+        dev = resolve_device(device or self.device)
+        request = LoadRequest(
+            task=checked_task,
+            model_id=resolved.model_id,
+            ref=resolved.ref,
+            source=resolved.source,
+            device=dev,
+            dtype=resolve_dtype(dtype, dev),
+            allow_downloads=self.allow_downloads,
+            hub_cache_dir=None if self.hub_cache_dir is None else os.fspath(self.hub_cache_dir),
+        )
+        return self._get_or_load(request)
+
+    def _get_or_load(self, request: LoadRequest) -> ModelBundle:
+        key = request.key
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.hits += 1
+                self._entries.move_to_end(key)
+                return entry.bundle
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            assert flight.bundle is not None
+            return flight.bundle
+
+        try:
+            started = time.perf_counter()
+            bundle = self._loader(request)
+            bundle.load_seconds = time.perf_counter() - started
+        except BaseException as exc:
+            with self._lock:
+                del self._flights[key]
+            flight.error = exc
+            flight.done.set()
+            raise
+        with self._lock:
+            del self._flights[key]
+            self._entries[key] = _Entry(bundle)
+            self._evict(keep=key)
+        flight.bundle = bundle
+        flight.done.set()
+        return bundle
+
+    def _evict(self, keep: Key | None) -> None:
+        # Caller holds the lock. `keep` (the entry just added) stays even when it alone is too big.
+        while self._entries:
+            total = sum(e.bundle.nbytes for e in self._entries.values())
+            if len(self._entries) <= self.max_models and total <= self.max_bytes:
+                return
+            oldest = next(iter(self._entries))
+            if oldest == keep:  # the newest entry is last, so it is first only when it is alone
+                return
+            del self._entries[oldest]
+
+    def loaded(self) -> list[LoadedInfo]:
+        """What is loaded now, most recently used first (for the `models://loaded` resource)."""
+        with self._lock:
+            entries = list(reversed(self._entries.values()))
+        return [
+            LoadedInfo(
+                id=e.bundle.model_id,
+                task=e.bundle.task,
+                device=e.bundle.device,
+                dtype=e.bundle.dtype,
+                nbytes=e.bundle.nbytes,
+                source=e.bundle.source,
+                load_seconds=e.bundle.load_seconds,
+                hits=e.hits,
+            )
+            for e in entries
+        ]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all loaded models."""
+        with self._lock:
+            return sum(e.bundle.nbytes for e in self._entries.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> None:
+        """Drop every loaded model (loads in flight still finish and are then kept)."""
+        with self._lock:
+            self._entries.clear()

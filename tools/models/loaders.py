@@ -1,0 +1,285 @@
+"""The real loader behind ModelCache: from_pretrained for each task, with wrong-type checks.
+
+Every load reads a local directory: a house folder, the caller's directory, or the hub snapshot
+folder. Hub ids become a snapshot folder first: from the local Hugging Face cache only when
+downloads are off (a miss fails at once, no network retries), or by downloading the files a
+checkpoint needs when they are on. Nothing passes trust_remote_code, so a checkpoint never runs
+code of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from genai_mcp.tools.errors import GenAIError, ModelUnavailableError
+from genai_mcp.tools.models.bundle import LoadRequest, ModelBundle, module_nbytes
+from genai_mcp.tools.models.resolve import Task, house_default
+
+__all__ = ["EXPECTED", "load_checkpoint"]
+
+EXPECTED: dict[Task, str] = {
+    "image-classification": (
+        "a transformers image classifier (an AutoModelForImageClassification architecture such as "
+        "ViTForImageClassification, with its preprocessor_config.json)"
+    ),
+    "zero-shot-image-classification": (
+        "a CLIP-style dual encoder (CLIPModel, SiglipModel, ... with text_config and vision_config) "
+        "and its processor (tokenizer + image processor)"
+    ),
+    "text-generation": (
+        "a causal language model (an AutoModelForCausalLM architecture such as GPT2LMHeadModel) "
+        "and its tokenizer"
+    ),
+    "unconditional-image-generation": (
+        "a diffusers UNet2DModel checkpoint: a DDPMPipeline folder (model_index.json, unet/, scheduler/) "
+        "or a UNet folder with scheduler_config.json beside its config.json"
+    ),
+}
+
+# Files worth fetching for a checkpoint; weights as safetensors first, .bin only when a repo has none.
+_CONFIG_PATTERNS = ["*.json", "*.txt", "*.model", "*.tiktoken"]
+_SKIP_PATTERNS = ["*.fp16.*", "*non_ema*", "onnx/*", "*.msgpack", "*.h5", "*.ot", "*.tflite"]
+
+
+def load_checkpoint(request: LoadRequest) -> ModelBundle:
+    """Load `request` from its directory (or hub snapshot) onto its device, in eval mode.
+
+    Raises ModelUnavailableError when the files are missing, unreadable, or not a checkpoint for
+    the request's task (the message names what that task expects).
+    """
+    import torch
+
+    path = Path(request.ref) if request.source != "hub" else _hub_snapshot(request)
+    try:
+        model, processor, scheduler = _TASK_LOADERS[request.task](
+            path, request, getattr(torch, request.dtype)
+        )
+    except GenAIError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelUnavailableError(
+            f"cannot load {request.model_id} for {request.task}: {_first_line(exc)}; "
+            f"{request.task} expects {EXPECTED[request.task]}"
+        ) from exc
+    model.to(request.device)
+    model.eval()
+    return ModelBundle(
+        model_id=request.model_id,
+        task=request.task,
+        device=request.device,
+        dtype=request.dtype,
+        model=model,
+        processor=processor,
+        scheduler=scheduler,
+        source=request.source,
+        nbytes=module_nbytes(model),
+        load_seconds=0.0,
+        path=str(path),
+    )
+
+
+# ---- hub ids -> a local snapshot folder
+
+
+def _hub_snapshot(request: LoadRequest) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    repo, cache = request.model_id, request.hub_cache_dir
+    if not request.allow_downloads:
+        try:
+            return Path(snapshot_download(repo, cache_dir=cache, local_files_only=True))
+        except LocalEntryNotFoundError:
+            raise ModelUnavailableError(
+                f"model {repo!r} is not in the local Hugging Face cache and downloads are off. Either "
+                "allow downloads (set GENAI_MCP_ALLOW_DOWNLOADS=1, or configure(allow_downloads=True)), or "
+                f"download it on a machine with network access (`hf download {repo}`) and pass its local "
+                f"directory as model. With no model, {request.task} uses {house_default(request.task)}."
+            ) from None
+    try:
+        folder = Path(
+            snapshot_download(
+                repo,
+                cache_dir=cache,
+                allow_patterns=[*_CONFIG_PATTERNS, "*.safetensors"],
+                ignore_patterns=_SKIP_PATTERNS,
+            )
+        )
+        if not any(folder.rglob("*.safetensors")):
+            folder = Path(
+                snapshot_download(
+                    repo, cache_dir=cache, allow_patterns=["*.bin"], ignore_patterns=_SKIP_PATTERNS
+                )
+            )
+    except (RepositoryNotFoundError, GatedRepoError):
+        raise ModelUnavailableError(
+            f"model {repo!r} was not found on the Hugging Face hub (or it is gated or private); "
+            "check the id, or pass a local directory"
+        ) from None
+    except Exception as exc:  # network errors come from several libraries (httpx, OSError, ...)
+        raise ModelUnavailableError(
+            f"downloading {repo!r} failed: {_first_line(exc)}; retry, or download it elsewhere and pass "
+            "its local directory as model"
+        ) from exc
+    return folder
+
+
+# ---- one loader per task: (directory, request, torch dtype) -> (model, processor, scheduler)
+
+
+def _image_classifier(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, Any]:
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    _require_transformers_config(path, request)
+    model = _from_pretrained(AutoModelForImageClassification, path, request, dtype)
+    processor = _processor(AutoImageProcessor, path, request, "image processor (preprocessor_config.json)")
+    return model, processor, None
+
+
+def _zero_shot(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, Any]:
+    from transformers import AutoModel, AutoProcessor
+
+    config = _require_transformers_config(path, request)
+    if not (hasattr(config, "text_config") and hasattr(config, "vision_config")):
+        raise _wrong_type(path, request)
+    model = _from_pretrained(AutoModel, path, request, dtype)
+    if not (
+        callable(getattr(model, "get_text_features", None))
+        and callable(getattr(model, "get_image_features", None))
+    ):
+        raise _wrong_type(path, request)
+    processor = _processor(AutoProcessor, path, request, "processor (tokenizer + image processor)")
+    if getattr(processor, "tokenizer", None) is None or getattr(processor, "image_processor", None) is None:
+        raise ModelUnavailableError(
+            f"{request.model_id} has no combined processor (tokenizer + image processor); "
+            f"{request.task} expects {EXPECTED[request.task]}"
+        )
+    return model, processor, None
+
+
+def _causal_lm(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _require_transformers_config(path, request)
+    model = _from_pretrained(AutoModelForCausalLM, path, request, dtype)
+    tokenizer = _processor(AutoTokenizer, path, request, "tokenizer")
+    return model, tokenizer, None
+
+
+def _diffusion(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, Any]:
+    import diffusers
+    from diffusers import UNet2DModel
+
+    if (path / "unet" / "config.json").is_file():
+        unet_dir, subfolder = path / "unet", "unet"
+    elif (path / "config.json").is_file():
+        unet_dir, subfolder = path, None
+    else:
+        raise _wrong_type(path, request)
+    if _read_json(unet_dir / "config.json").get("_class_name") != "UNet2DModel":
+        raise _wrong_type(path, request)
+    scheduler_dir = next(
+        (d for d in (unet_dir, path / "scheduler") if (d / "scheduler_config.json").is_file()), None
+    )
+    if scheduler_dir is None:
+        raise ModelUnavailableError(
+            f"{request.model_id} has no scheduler config (scheduler/scheduler_config.json); "
+            f"{request.task} expects {EXPECTED[request.task]}"
+        )
+    name = _read_json(scheduler_dir / "scheduler_config.json").get("_class_name", "")
+    scheduler_cls = getattr(diffusers, str(name), None)
+    if not (isinstance(scheduler_cls, type) and issubclass(scheduler_cls, diffusers.SchedulerMixin)):
+        raise ModelUnavailableError(
+            f"{request.model_id}: {name!r} in its scheduler config is not a diffusers scheduler"
+        )
+    unet = UNet2DModel.from_pretrained(
+        str(path), subfolder=subfolder, torch_dtype=dtype, local_files_only=True
+    )
+    scheduler = scheduler_cls.from_pretrained(str(scheduler_dir), local_files_only=True)
+    return unet, None, scheduler
+
+
+_TASK_LOADERS = {
+    "image-classification": _image_classifier,
+    "zero-shot-image-classification": _zero_shot,
+    "text-generation": _causal_lm,
+    "unconditional-image-generation": _diffusion,
+}
+
+
+# ---- shared checks
+
+
+def _require_transformers_config(path: Path, request: LoadRequest) -> Any:
+    from transformers import AutoConfig
+
+    if "model_type" not in _read_json(path / "config.json"):
+        raise _wrong_type(path, request)
+    return AutoConfig.from_pretrained(str(path), local_files_only=True)
+
+
+def _from_pretrained(auto_cls: Any, path: Path, request: LoadRequest, dtype: Any) -> Any:
+    try:
+        model, info = auto_cls.from_pretrained(
+            str(path), dtype=dtype, local_files_only=True, output_loading_info=True
+        )
+    except ValueError as exc:
+        if "Unrecognized configuration class" in str(exc):
+            raise _wrong_type(path, request) from None
+        raise
+    # Weights the checkpoint lacks were initialised at random: a head for another task, or a
+    # truncated file. Either way the model would answer with noise.
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise ModelUnavailableError(
+            f"{request.model_id} is {_describe(path)} without weights for {shown}, so it is not a complete "
+            f"{request.task} checkpoint; {request.task} expects {EXPECTED[request.task]}"
+        )
+    return model
+
+
+def _processor(auto_cls: Any, path: Path, request: LoadRequest, what: str) -> Any:
+    try:
+        return auto_cls.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelUnavailableError(
+            f"{request.model_id} has no usable {what}: {_first_line(exc)}; "
+            f"{request.task} expects {EXPECTED[request.task]}"
+        ) from exc
+
+
+def _wrong_type(path: Path, request: LoadRequest) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"{request.model_id} is {_describe(path)}, not a {request.task} checkpoint; "
+        f"{request.task} expects {EXPECTED[request.task]}"
+    )
+
+
+def _describe(path: Path) -> str:
+    """A short phrase for what a checkpoint folder holds, for error messages."""
+    index = _read_json(path / "model_index.json")
+    if index.get("_class_name"):
+        return f"a diffusers {index['_class_name']} folder"
+    config = _read_json(path / "config.json")
+    if config.get("model_type"):
+        archs = config.get("architectures") or []
+        return f"a {config['model_type']} checkpoint" + (f" ({archs[0]})" if archs else "")
+    if config.get("_class_name"):
+        return f"a diffusers {config['_class_name']} checkpoint"
+    return "a folder with no config.json or model_index.json"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
