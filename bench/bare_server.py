@@ -20,7 +20,7 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-@server.custom_route("/health", methods=["GET"])
+@server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 

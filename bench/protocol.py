@@ -47,12 +47,16 @@ def env() -> dict[str, str]:
 
 def genai_stdio() -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "genai_mcp.server.cli", "serve", "--log-level", "WARNING"], env=env()
+        command=sys.executable,
+        args=["-m", "genai_mcp.server.cli", "serve", "--log-level", "WARNING"],
+        env=env(),
     )
 
 
 def bare_stdio() -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=[str(HERE / "bare_server.py"), "stdio"], env=env())
+    return StdioServerParameters(
+        command=sys.executable, args=[str(HERE / "bare_server.py"), "stdio"], env=env()
+    )
 
 
 async def time_calls(client: Client, call: tuple[str, dict[str, Any]], n: int) -> dict[str, float]:
@@ -139,7 +143,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     procs = []
     try:
         gp, bp = free_port(), free_port()
-        genai_cmd = [sys.executable, "-m", "genai_mcp.server.cli", "serve", "--transport", "http", "--port", str(gp)]
+        genai_cmd = [
+            sys.executable,
+            "-m",
+            "genai_mcp.server.cli",
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(gp),
+        ]
         procs.append(start_http([*genai_cmd, "--log-level", "WARNING"], gp))
         procs.append(start_http([sys.executable, str(HERE / "bare_server.py"), "http", str(bp)], bp))
         rows["http genai-mcp (bearer)"] = await over_http(gp, GENAI_CALL, n)
@@ -169,7 +182,9 @@ def verdicts(rows: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--json", type=Path, default=HERE / "results" / "protocol.json")
@@ -185,7 +200,6 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"rows": rows, "checks": checks}, indent=2))
     print(f"\nwrote {args.json}")
-
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ async def call(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any
         raise SystemExit(f"{name} failed: {result.content[0]}")
     console.print(f"[bold cyan]{name}[/] answered in {elapsed:.1f} ms")
     assert result.structured_content is not None
-    return result.structured_content
+    return dict(result.structured_content)
 
 
 def show(title: str, rows: list[tuple[str, Any]]) -> None:
@@ -69,16 +69,21 @@ async def metrics_tour(client: Client) -> None:
             ("1-4-gram precisions %", ", ".join(f"{p:.1f}" for p in bleu["corpus"]["precisions"])),
             ("brevity penalty", f"{bleu['corpus']['brevity_penalty']:.3f}"),
             ("chrF", f"{chrf['corpus']:.2f}"),
-            *((name.upper(), "P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}".format(**text[name]["mean"]))
-              for name in ("rouge1", "rouge2", "rougeL")),
+            *(
+                (name.upper(), "P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}".format(**text[name]["mean"]))
+                for name in ("rouge1", "rouge2", "rougeL")
+            ),
         ],
     )
 
     cls = await call(
         client,
         "classification_metrics",
-        {"y_true": ["cat", "dog", "dog", "bird", "cat"], "y_pred": ["cat", "dog", "cat", "bird", "cat"],
-         "average": "macro"},
+        {
+            "y_true": ["cat", "dog", "dog", "bird", "cat"],
+            "y_pred": ["cat", "dog", "cat", "bird", "cat"],
+            "average": "macro",
+        },
     )
     scores = cls["classification"]
     show(
@@ -86,7 +91,10 @@ async def metrics_tour(client: Client) -> None:
         [
             *((k, f"{scores[k]:.3f}") for k in ("accuracy", "precision", "recall", "f1", "specificity")),
             ("labels (rows = true)", scores["labels"]),
-            *((f"  {label}", row) for label, row in zip(scores["labels"], scores["confusion_matrix"], strict=True)),
+            *(
+                (f"  {label}", row)
+                for label, row in zip(scores["labels"], scores["confusion_matrix"], strict=True)
+            ),
         ],
     )
 

@@ -76,7 +76,9 @@ def add_common_args(parser: argparse.ArgumentParser, folder: str) -> None:
     """--out DIR (default: the house folder) and --quick (a few steps into a temporary folder)."""
     parser.add_argument("--out", type=Path, default=None, help=f"default: tools/house_models/{folder}")
     parser.add_argument(
-        "--quick", action="store_true", help="a few steps only (seconds), for tests; writes to --out or a temp dir"
+        "--quick",
+        action="store_true",
+        help="a few steps only (seconds), for tests; writes to --out or a temp dir",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 

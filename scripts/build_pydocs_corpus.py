@@ -87,9 +87,10 @@ def _ast_docstrings(modname: str, tree: ast.Module) -> Iterator[tuple[str, str]]
                 if doc := ast.get_docstring(node, clean=False):
                     yield f"class {prefix}{node.name}" + (f"({bases})" if bases else ""), doc
                 yield from walk(node.body, f"{prefix}{node.name}.")
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                if doc := ast.get_docstring(node, clean=False):
-                    yield f"{prefix}{node.name}({_signature(node.args)})", doc
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                doc := ast.get_docstring(node, clean=False)
+            ):
+                yield f"{prefix}{node.name}({_signature(node.args)})", doc
 
     yield from walk(tree.body, f"{modname}.")
 

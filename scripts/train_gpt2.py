@@ -18,12 +18,13 @@ import argparse
 import hashlib
 import math
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _house_common import (  # noqa: E402
+from _house_common import (
     add_common_args,
     command_line,
     folder_bytes,
@@ -36,7 +37,7 @@ from _house_common import (  # noqa: E402
     write_model_card,
 )
 
-from genai_mcp.tools.house.corpus import SNAPSHOT_PATH, load_corpus, split_corpus  # noqa: E402
+from genai_mcp.tools.house.corpus import SNAPSHOT_PATH, load_corpus, split_corpus
 
 FOLDER = "gpt2-pydocs"
 EOS = "<|endoftext|>"
@@ -121,7 +122,9 @@ def build_model(h: Hyper, tokenizer: Any) -> Any:
     return model
 
 
-def evaluate(model: Any, stream: Any, byte_lengths: Any, window: int, batch_size: int = 16) -> dict[str, float]:
+def evaluate(
+    model: Any, stream: Any, byte_lengths: Any | None, window: int, batch_size: int = 16
+) -> dict[str, float]:
     """Held-out NLL over non-overlapping windows; `byte_lengths[i]` = UTF-8 bytes of token id i."""
     import torch
 
@@ -132,17 +135,20 @@ def evaluate(model: Any, stream: Any, byte_lengths: Any, window: int, batch_size
     model.eval()
     with torch.no_grad():
         for i in range(0, len(inputs), batch_size):
-            logits = model(input_ids=inputs[i : i + batch_size]).logits
+            x = inputs[i : i + batch_size]
+            # An explicit all-ones mask: EOS doubles as pad, and without a mask transformers warns
+            # that the (unpadded) windows might be padded.
+            logits = model(input_ids=x, attention_mask=torch.ones_like(x)).logits
             t = targets[i : i + batch_size]
             nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), t.flatten(), reduction="sum")
             total_nll += nll.item()
             tokens += t.numel()
     model.train()
-    nbytes = int(byte_lengths[targets].sum())
+    nbytes = int(byte_lengths[targets].sum()) if byte_lengths is not None else 0
     return {
         "val_loss": total_nll / tokens,
         "val_perplexity": math.exp(total_nll / tokens),
-        "val_bits_per_byte": total_nll / math.log(2) / nbytes,
+        "val_bits_per_byte": total_nll / math.log(2) / nbytes if nbytes else math.nan,
         "val_tokens": tokens,
         "val_bytes": nbytes,
     }
@@ -163,8 +169,12 @@ def lr_at(step: int, h: Hyper) -> float:
     return h.lr * (h.min_lr_ratio + (1 - h.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def train(model: Any, stream: Any, h: Hyper, log_every: int) -> list[tuple[int, float]]:
-    """AdamW + warm-up + cosine on random windows; returns (step, mean train loss) per log interval."""
+def train(model: Any, stream: Any, h: Hyper, log_every: int, probe: Any = None) -> list[tuple[int, float]]:
+    """AdamW + warm-up + cosine on random windows; returns (step, mean train loss) per log interval.
+
+    `probe`, if given, is a short validation stream whose loss is printed at each log line, to
+    watch for over-fitting; it does not steer training.
+    """
     import torch
 
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -178,25 +188,29 @@ def train(model: Any, stream: Any, h: Hyper, log_every: int) -> list[tuple[int, 
     window = h.n_positions
     history: list[tuple[int, float]] = []
     running, count = 0.0, 0
-    with stopwatch() as clock:
-        for step in range(h.steps):
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, h)
-            starts = torch.randint(0, len(stream) - window - 1, (h.batch_size,), generator=gen)
-            batch = torch.stack([stream[s : s + window + 1] for s in starts.tolist()])
-            # (B, T, V) logits against the next tokens; computed here rather than via `labels`, which
-            # would shift inside the model and drop the window's last target.
-            logits = model(input_ids=batch[:, :-1]).logits
-            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), h.grad_clip)
-            opt.step()
-            running, count = running + loss.item(), count + 1
-            if (step + 1) % log_every == 0 or step + 1 == h.steps:
-                history.append((step + 1, running / count))
-                print(f"step {step + 1}/{h.steps} loss {running / count:.3f} ({clock['seconds']:.0f} s)", flush=True)
-                running, count = 0.0, 0
+    start = time.perf_counter()
+    for step in range(h.steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, h)
+        starts = torch.randint(0, len(stream) - window - 1, (h.batch_size,), generator=gen)
+        batch = torch.stack([stream[s : s + window + 1] for s in starts.tolist()])
+        # (B, T, V) logits against the next tokens; computed here rather than via `labels`, which
+        # would shift inside the model and drop the window's last target.
+        x = batch[:, :-1]
+        logits = model(input_ids=x, attention_mask=torch.ones_like(x)).logits
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), h.grad_clip)
+        opt.step()
+        running, count = running + loss.item(), count + 1
+        if (step + 1) % log_every == 0 or step + 1 == h.steps:
+            history.append((step + 1, running / count))
+            shown = f"step {step + 1}/{h.steps} loss {running / count:.3f}"
+            if probe is not None:
+                shown += f" val {evaluate(model, probe, None, window)['val_loss']:.3f}"
+            print(f"{shown} ({time.perf_counter() - start:.0f} s)", flush=True)
+            running, count = 0.0, 0
     return history
 
 
@@ -213,8 +227,16 @@ def _head(docs: list[str], chars: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser, FOLDER)
-    parser.add_argument("--steps", type=int, default=None, help=f"default {Hyper.steps} ({QUICK['steps']} with --quick)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help=f"default {Hyper.steps} ({QUICK['steps']} with --quick)"
+    )
     parser.add_argument("--corpus", type=Path, default=SNAPSHOT_PATH)
+    parser.add_argument(
+        "--probe-tokens",
+        type=int,
+        default=0,
+        help="print the loss on this many validation tokens at each log line",
+    )
     args = parser.parse_args()
     h = Hyper(**(QUICK if args.quick else {}))
     if args.steps is not None:
@@ -235,7 +257,8 @@ def main() -> None:
         val_stream = token_stream(tokenizer, val_docs)
         print(f"tokens: train {len(train_stream)}, validation {len(val_stream)}", flush=True)
         model = build_model(h, tokenizer)
-        history = train(model, train_stream, h, log_every=max(1, h.steps // 30))
+        probe = val_stream[: args.probe_tokens] if args.probe_tokens else None
+        history = train(model, train_stream, h, log_every=max(1, h.steps // 30), probe=probe)
     train_seconds = total["seconds"]
     metrics = evaluate(model, val_stream, token_byte_lengths(tokenizer), h.n_positions)
     print({k: round(v, 4) for k, v in metrics.items()}, flush=True)
@@ -258,7 +281,11 @@ def main() -> None:
         "quick": args.quick,
         "hyperparameters": asdict(h),
         "torch_threads": torch.get_num_threads(),
-        "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__},
+        "versions": {
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
     }
     write_metrics(out, metrics)
     write_card(out, metrics, h, history)

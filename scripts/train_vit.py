@@ -97,7 +97,9 @@ def accuracy(model: Any, processor: Any, images: list[Any], labels: list[int]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     common.add_common_args(parser, FOLDER)
     args = parser.parse_args()
     out = common.resolve_out(args, FOLDER)
@@ -139,7 +141,9 @@ def main() -> None:
                 total += float(loss.detach()) * len(idx)
             if epoch % 10 == 9 or epoch == epochs - 1:
                 acc = accuracy(model, processor, test_images, test_labels)
-                print(f"epoch {epoch + 1}/{epochs} loss {total / len(y):.4f} held-out acc {acc:.4f}", flush=True)
+                print(
+                    f"epoch {epoch + 1}/{epochs} loss {total / len(y):.4f} held-out acc {acc:.4f}", flush=True
+                )
 
     model.eval()
     model.save_pretrained(out)

@@ -60,7 +60,9 @@ def _flat_signature(request_model: type[BaseModel], result_model: type[BaseModel
     for name, field in request_model.model_fields.items():
         # Default travels on the Parameter; the FieldInfo keeps description and constraints.
         info = field._copy()
-        default = inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
+        default = (
+            inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
+        )
         info.default = ...
         info.default_factory = None
         params.append(

@@ -55,7 +55,7 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
         **auth_kwargs,
     )
 
-    @server.custom_route("/health", methods=["GET"])
+    @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "name": SERVER_NAME, "version": server_version()})
 

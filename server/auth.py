@@ -29,7 +29,9 @@ class StaticTokenVerifier:
             raise ValueError("StaticTokenVerifier needs at least one token")
         for i, token in enumerate(tokens, 1):
             if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
-                raise ValueError(f"token #{i} is shorter than {MIN_TOKEN_LENGTH} characters; use a random token")
+                raise ValueError(
+                    f"token #{i} is shorter than {MIN_TOKEN_LENGTH} characters; use a random token"
+                )
         self._digests = [self._digest(t.get_secret_value()) for t in tokens]
 
     @staticmethod

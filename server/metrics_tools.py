@@ -13,7 +13,9 @@ from genai_mcp.tools import metrics
 __all__ = ["register"]
 
 # Pure functions of their arguments: no side effects, same answer every time, no outside world.
-PURE = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+PURE = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 
 def register(server: MCPServer[Any]) -> None:

@@ -48,7 +48,8 @@ class ServerSettings(BaseModel):
         False, description="Serve HTTP on a non-loopback address without a token (on purpose only)"
     )
     allowed_hosts: list[str] = Field(
-        default_factory=list, description="Extra Host header values accepted over HTTP (e.g. mcp.example.org:*)"
+        default_factory=list,
+        description="Extra Host header values accepted over HTTP (e.g. mcp.example.org:*)",
     )
     allowed_origins: list[str] = Field(default_factory=list, description="Extra Origin values accepted")
     public_url: str | None = Field(
@@ -85,7 +86,9 @@ class ServerSettings(BaseModel):
         return value
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> ServerSettings:
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> ServerSettings:
         """Settings from `env` (default os.environ) with `overrides` (CLI flags, not None) on top."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mcp.types import CallToolResult, TextContent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -112,3 +113,10 @@ def find_pid(marker: str) -> int:
             if marker in cmdline and "genai_mcp.server.cli" in cmdline:
                 return int(entry.name)
     raise LookupError(marker)
+
+
+def text_of(result: CallToolResult) -> str:
+    """The text of a tool result's first content block (errors and JSON mirrors are text)."""
+    block = result.content[0]
+    assert isinstance(block, TextContent), block
+    return block.text

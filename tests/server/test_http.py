@@ -35,7 +35,7 @@ def test_missing_and_wrong_token_get_401_with_metadata_pointer(http_server: Http
         assert r.status_code == 401, headers
         challenge = r.headers["www-authenticate"]
         assert challenge.startswith("Bearer")
-        assert f"resource_metadata=\"{http_server.url}/.well-known/oauth-protected-resource/mcp\"" in challenge
+        assert f'resource_metadata="{http_server.url}/.well-known/oauth-protected-resource/mcp"' in challenge
 
 
 def test_right_token_initializes(http_server: HttpServer) -> None:

@@ -26,14 +26,18 @@ def test_stdio_lists_tools_without_torch_and_calls_a_metric(tmp_path: Path) -> N
             for tool in tools.values():
                 a = tool.annotations
                 assert a is not None and None not in (
-                    a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint
+                    a.read_only_hint,
+                    a.destructive_hint,
+                    a.idempotent_hint,
+                    a.open_world_hint,
                 ), tool.name
                 assert tool.output_schema is not None, tool.name
             maps = loaded_shared_objects(find_pid(marker))
             assert "libtorch" not in maps, "initialize + tools/list must not import torch"
 
             result = await client.call_tool(
-                "classification_metrics", {"y_true": [1, 0, 1, 1], "y_pred": [1, 0, 0, 1], "average": "binary"}
+                "classification_metrics",
+                {"y_true": [1, 0, 1, 1], "y_pred": [1, 0, 0, 1], "average": "binary"},
             )
             assert not result.is_error, result.content
             assert result.structured_content is not None

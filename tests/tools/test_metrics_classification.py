@@ -58,7 +58,11 @@ def test_sklearn_precision_recall_fscore_support_example():
     y_true = ["cat", "dog", "pig", "cat", "dog", "pig"]
     y_pred = ["cat", "pig", "dog", "cat", "cat", "dog"]
     # docs: macro (0.22, 0.33, 0.26), micro (0.33, 0.33, 0.33), weighted (0.22, 0.33, 0.26)
-    for average, expected in [("macro", (0.22, 0.33, 0.26)), ("micro", (0.33,) * 3), ("weighted", (0.22, 0.33, 0.26))]:
+    for average, expected in [
+        ("macro", (0.22, 0.33, 0.26)),
+        ("micro", (0.33,) * 3),
+        ("weighted", (0.22, 0.33, 0.26)),
+    ]:
         s = scores(y_true, y_pred, average=average)
         assert (s.precision, s.recall, s.f1) == pytest.approx(expected, abs=0.01)
     # docs, labels=['pig', 'dog', 'cat']: P [0, 0, 0.66], R [0, 0, 1], F [0, 0, 0.8], support [2, 2, 2]
@@ -79,7 +83,9 @@ def test_binary_by_hand():
     assert (s.precision, s.recall, s.f1, s.specificity) == pytest.approx((1 / 3, 1 / 2, 0.4, 0.0))
     assert s.accuracy == pytest.approx(0.25)
     # "ham" positive: TP 1 (item 1), FP 1 (item 3), FN 1 (item 2), TN 1 (item 0) -> P 1/2, R 1/2, spec 1/2
-    s = scores(["spam", "ham", "ham", "spam"], ["spam", "ham", "spam", "ham"], average="binary", pos_label="ham")
+    s = scores(
+        ["spam", "ham", "ham", "spam"], ["spam", "ham", "spam", "ham"], average="binary", pos_label="ham"
+    )
     assert (s.precision, s.recall, s.specificity) == pytest.approx((0.5, 0.5, 0.5))
     # TP 1 (item 1), FP 1 (item 0), FN 0, TN 1 (item 2) -> P 1/2, R 1, spec 1/2
     s = scores(["spam", "ham", "spam"], ["ham", "ham", "spam"], average="binary", pos_label="ham")
@@ -103,7 +109,9 @@ def test_regression_sklearn_docs_example():
     r = result.regression
     assert (r.mse, r.mae, r.rmse) == pytest.approx((0.375, 0.5, math.sqrt(0.375)))
     assert r.r2 == pytest.approx(0.9486081370449679)
-    single = classification_metrics(ClassificationMetricsRequest(y_true=[1.0], y_pred=[3.0], task="regression"))
+    single = classification_metrics(
+        ClassificationMetricsRequest(y_true=[1.0], y_pred=[3.0], task="regression")
+    )
     assert single.regression is not None and single.regression.r2 is None and single.regression.mse == 4.0
 
 
@@ -112,7 +120,10 @@ def test_regression_sklearn_docs_example():
     [
         ({"y_true": [1, 0, 1], "y_pred": [1, 0]}, "y_true has 3 items but y_pred has 2"),
         ({"y_true": [], "y_pred": []}, "at least 1 item"),
-        ({"y_true": [1, "1"], "y_pred": [1, 1]}, r"labels mix types: y_true\[0\] is the integer 1 but y_true\[1\]"),
+        (
+            {"y_true": [1, "1"], "y_pred": [1, 1]},
+            r"labels mix types: y_true\[0\] is the integer 1 but y_true\[1\]",
+        ),
         ({"y_true": ["a"], "y_pred": [2]}, "use one type for all labels"),
         ({"y_true": [1.5], "y_pred": [1.0]}, "must be strings or integers .*task='regression'"),
         ({"y_true": [True], "y_pred": [False]}, "valid string"),
@@ -122,6 +133,7 @@ def test_regression_sklearn_docs_example():
         ({"y_true": [0, 1], "y_pred": [0, 1], "labels": ["0", "1"]}, "labels holds the string '0'"),
         ({"y_true": [1, "a"], "y_pred": [1, 2], "task": "regression"}, r"needs numbers, but y_true\[1\]"),
         ({"y_true": [float("nan")], "y_pred": [1], "task": "regression"}, "finite"),
+        ({"y_true": [10**400], "y_pred": [1], "task": "regression"}, "float range"),
         ({"y_true": [1.0], "y_pred": [1.0], "task": "regression", "labels": [1]}, "only apply to task="),
     ],
 )

@@ -38,11 +38,12 @@ MAX_CANDIDATES = 10_000
 MAX_REFERENCES_PER_CANDIDATE = 16
 MAX_TEXT_CHARS = 20_000
 """Characters per candidate or reference text."""
-MAX_TOTAL_CHARS = 2_000_000
-"""Characters over all candidates and references together (bounds BLEU/chrF/ROUGE-N time)."""
-MAX_ROUGE_L_CELLS = 20_000_000
+MAX_TOTAL_CHARS = 1_000_000
+"""Characters over all candidates and references together: a WMT-sized test set fits. Each of BLEU,
+chrF and ROUGE-1/2 takes a few seconds per million characters on one CPU core."""
+MAX_ROUGE_L_CELLS = 5_000_000
 """ROUGE-L work: candidate tokens x reference tokens summed over all pairs. rouge-score's LCS is
-pure Python and quadratic (about 0.5 us a cell here, so the limit is ~10 s of CPU)."""
+pure Python and quadratic (1-3 us a cell on one core here, so the limit is about 5-15 s)."""
 
 TextMetricName = Literal["bleu", "chrf", "rouge1", "rouge2", "rougeL"]
 BleuTokenizer = Literal["13a", "intl", "zh", "char", "none"]
@@ -76,7 +77,11 @@ class TextMetricsRequest(BaseModel):
     metrics: list[TextMetricName] = Field(
         default_factory=lambda: list(ALL_METRICS),
         min_length=1,
-        description="Which metrics to compute; default all of bleu, chrf, rouge1, rouge2, rougeL.",
+        description=(
+            "Which metrics to compute; default all of bleu, chrf, rouge1, rouge2, rougeL. rougeL is "
+            "quadratic: candidate tokens x reference tokens, summed over all pairs, may be at most "
+            f"{MAX_ROUGE_L_CELLS}; leave it out for long texts."
+        ),
     )
     bleu_tokenize: BleuTokenizer = Field(
         default="13a",
@@ -141,6 +146,9 @@ class RougeScore(BaseModel):
 
 
 class RougeSummary(BaseModel):
+    """rouge-score's tokenizer lowercases and keeps only runs of a-z and 0-9, then Porter-stems words
+    longer than 3 letters: text in other scripts (or accented letters) does not count."""
+
     per_candidate: list[RougeScore] = Field(
         description="Per candidate, in order: the reference with the best F1 (rouge-score's score_multi)."
     )

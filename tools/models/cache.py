@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.models.bundle import LoadedInfo, LoadRequest, ModelBundle
@@ -42,6 +43,7 @@ class _Flight:
     done: threading.Event = field(default_factory=threading.Event)
     bundle: ModelBundle | None = None
     error: BaseException | None = None
+    waiters: int = 0  # threads waiting on this load besides the one doing it
 
 
 def _default_loader(request: LoadRequest) -> ModelBundle:
@@ -144,6 +146,8 @@ class ModelCache:
             leader = flight is None
             if flight is None:
                 flight = self._flights[key] = _Flight()
+            else:
+                flight.waiters += 1
 
         if not leader:
             flight.done.wait()
@@ -197,6 +201,15 @@ class ModelCache:
                 hits=e.hits,
             )
             for e in entries
+        ]
+
+    def loading(self) -> list[dict[str, Any]]:
+        """Loads in progress now: {"id", "task", "device", "dtype", "waiters"} each, JSON-ready."""
+        with self._lock:
+            keys = [(key, flight.waiters) for key, flight in self._flights.items()]
+        return [
+            {"id": model_id, "task": task, "device": device, "dtype": dtype, "waiters": waiters}
+            for (task, model_id, device, dtype), waiters in keys
         ]
 
     @property

@@ -170,7 +170,8 @@ def _causal_lm(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, 
 
 def _diffusion(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, Any]:
     import diffusers
-    from diffusers import UNet2DModel
+
+    unet_cls: Any = diffusers.UNet2DModel  # diffusers' from_pretrained is untyped
 
     if (path / "unet" / "config.json").is_file():
         unet_dir, subfolder = path / "unet", "unet"
@@ -189,15 +190,14 @@ def _diffusion(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, 
             f"{request.task} expects {EXPECTED[request.task]}"
         )
     name = _read_json(scheduler_dir / "scheduler_config.json").get("_class_name", "")
-    scheduler_cls = getattr(diffusers, str(name), None)
+    scheduler_cls: Any = getattr(diffusers, str(name), None)
     if not (isinstance(scheduler_cls, type) and issubclass(scheduler_cls, diffusers.SchedulerMixin)):
         raise ModelUnavailableError(
             f"{request.model_id}: {name!r} in its scheduler config is not a diffusers scheduler"
         )
-    unet = UNet2DModel.from_pretrained(
-        str(path), subfolder=subfolder, torch_dtype=dtype, local_files_only=True
-    )
-    scheduler = scheduler_cls.from_pretrained(str(scheduler_dir), local_files_only=True)
+    unet = unet_cls.from_pretrained(str(path), subfolder=subfolder, torch_dtype=dtype, local_files_only=True)
+    load_scheduler: Any = scheduler_cls.from_pretrained  # untyped in diffusers
+    scheduler = load_scheduler(str(scheduler_dir), local_files_only=True)
     return unet, None, scheduler
 
 
@@ -253,7 +253,7 @@ def _processor(auto_cls: Any, path: Path, request: LoadRequest, what: str) -> An
 
 def _wrong_type(path: Path, request: LoadRequest) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"{request.model_id} is {_describe(path)}, not a {request.task} checkpoint; "
+        f"{request.model_id} is {_describe(path)}, not a checkpoint for {request.task}; "
         f"{request.task} expects {EXPECTED[request.task]}"
     )
 

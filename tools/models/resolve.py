@@ -77,7 +77,8 @@ def house_default(task: Task) -> str:
     """The house model name that serves `task` when the caller names no model."""
     for house in HOUSE_MODELS.values():
         if house.task == task:
-            return house.name
+            name: str = house.name
+            return name
     raise ModelUnavailableError(f"no house model is registered for {task}; pass a model id or directory")
 
 
@@ -105,6 +106,10 @@ def resolve_model(
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in model):
         raise InvalidInputError("model contains control characters")
+    if "://" in model:
+        raise InvalidInputError(
+            f"model {model!r} is a URL; pass a hub id ('owner/name') or a local directory"
+        )
     if ".." in re.split(r"[/\\]", model):
         raise InvalidInputError(f"model {model!r} contains a '..' path component; pass the normalised path")
 
