@@ -13,7 +13,8 @@ from mcp.server import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from genai_mcp.server import metrics_tools
+from genai_mcp.server import metrics_tools, model_resources
+from genai_mcp.server.services import Services
 from genai_mcp.server.settings import ServerSettings
 
 __all__ = ["SERVER_NAME", "create_server", "server_version"]
@@ -59,5 +60,19 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "name": SERVER_NAME, "version": server_version()})
 
-    metrics_tools.register(server)
+    services = Services.from_settings(settings)
+    _configure_models(settings)
+    metrics_tools.register(server, services)
+    model_resources.register(server, services)
     return server
+
+
+def _configure_models(settings: ServerSettings) -> None:
+    from genai_mcp.tools.models import configure
+
+    configure(
+        max_models=settings.cache_max_models,
+        max_bytes=settings.cache_max_bytes,
+        allow_downloads=settings.allow_downloads,
+        device=settings.device,
+    )

@@ -8,6 +8,7 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 
 from genai_mcp.server.adapters import register_model_tool
+from genai_mcp.server.services import Services
 from genai_mcp.tools import metrics
 
 __all__ = ["register"]
@@ -18,7 +19,7 @@ PURE = ToolAnnotations(
 )
 
 
-def register(server: MCPServer[Any]) -> None:
+def register(server: MCPServer[Any], services: Services) -> None:
     register_model_tool(
         server,
         metrics.text_metrics,

@@ -70,6 +70,20 @@ class ServerSettings(BaseModel):
         description="Where outputs, adapters and indexes are written",
     )
 
+    # Limits on what one call may ask for; each refusal names the variable that raises it.
+    max_image_bytes: int = Field(20 * 2**20, ge=1, description="Largest encoded input image, bytes")
+    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest decoded input image, pixels")
+    max_batch: int = Field(64, ge=1, description="Images per classification call")
+    allow_url_fetch: bool = Field(False, description="Let image inputs be http(s) URLs")
+    max_new_tokens: int = Field(1024, ge=1, description="Cap on tokens generated per call")
+    max_stop_strings: int = Field(16, ge=0, description="Stop strings per generation call")
+    max_text_chars: int = Field(200_000, ge=1, description="Largest text for perplexity / prompts, chars")
+    max_diffusion_steps: int = Field(1000, ge=1, description="Denoising steps per call")
+    max_num_images: int = Field(64, ge=1, description="Images per sampling call")
+    preview_max_bytes: int = Field(1_000_000, ge=1024, description="Byte budget of an inline image preview")
+    outputs_max_files: int = Field(1000, ge=1, description="Generated files kept before pruning")
+    outputs_max_bytes: int = Field(512 * 2**20, ge=1, description="Bytes of generated files kept")
+
     @field_validator("tokens", mode="before")
     @classmethod
     def _split_tokens(cls, value: Any) -> Any:

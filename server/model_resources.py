@@ -1,0 +1,68 @@
+"""MCP resources about models: the house models, what is loaded now, and each model card."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+
+from genai_mcp.server.services import Services
+from genai_mcp.tools.house import HOUSE_MODELS
+
+__all__ = ["register"]
+
+
+def _house_listing() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.name,
+            "task": m.task,
+            "description": m.description,
+            "card": f"models://{m.folder}/card",
+            "installed": (m.path / "README.md").is_file(),
+        }
+        for m in HOUSE_MODELS.values()
+    ]
+
+
+def register(server: MCPServer[Any], services: Services) -> None:
+    @server.resource(
+        "models://list",
+        name="models",
+        title="Models: house models and what is loaded",
+        description="The house models (defaults of each tool) and the models loaded in this process now.",
+        mime_type="application/json",
+    )
+    def models_list() -> str:
+        # The cache module is import-light; reading it does not pull torch in.
+        from genai_mcp.tools.models import default_cache
+
+        cache = default_cache()
+        return json.dumps(
+            {
+                "house": _house_listing(),
+                "loaded": [info.as_dict() for info in cache.loaded()],
+                "device_default": services.settings.device,
+                "downloads_allowed": services.settings.allow_downloads,
+            },
+            indent=2,
+        )
+
+    @server.resource(
+        "models://{folder}/card",
+        name="model-card",
+        title="Model card of a house model",
+        description="The model card (data, license, training command, hyperparameters, held-out metrics).",
+        mime_type="text/markdown",
+    )
+    def model_card(folder: str) -> str:
+        for m in HOUSE_MODELS.values():
+            if m.folder == folder:
+                card = m.path / "README.md"
+                if card.is_file():
+                    return card.read_text(encoding="utf-8")
+                break
+        known = ", ".join(m.folder for m in HOUSE_MODELS.values())
+        raise ResourceNotFoundError(f"no house model card {folder!r}; known: {known}")

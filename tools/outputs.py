@@ -1,0 +1,119 @@
+"""Files the server produces (generated images, for now), written atomically and pruned.
+
+Each file is written to a temporary name in the same folder, flushed to disk, then renamed: a
+crash leaves the old state or nothing, never half a PNG. Names are random (no caller text in a
+path), and old files are pruned past a count or byte budget, oldest first.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from genai_mcp.tools.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+__all__ = ["OUTPUT_URI_PREFIX", "OutputStore", "StoredOutput", "atomic_write_bytes"]
+
+OUTPUT_URI_PREFIX = "genai-mcp://outputs/"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}\.png$")
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    name: str  # file name, also the last part of the URI
+    path: Path
+    nbytes: int
+
+    @property
+    def uri(self) -> str:
+        return OUTPUT_URI_PREFIX + self.name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class OutputStore:
+    """A folder of generated PNGs, addressed by name or by `genai-mcp://outputs/<name>` URI."""
+
+    def __init__(self, root: Path, *, max_files: int = 1000, max_bytes: int = 512 * 2**20):
+        self.root = root
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+
+    def save_png(self, image: Image, kind: str) -> StoredOutput:
+        """Store `image` as PNG under a fresh name starting with `kind` (e.g. "sample")."""
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        data = buf.getvalue()
+        slug = re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-")[:40] or "image"
+        name = f"{slug}-{secrets.token_hex(6)}.png"
+        path = self.root / name
+        atomic_write_bytes(path, data)
+        self.prune(keep=name)
+        return StoredOutput(name, path, len(data))
+
+    def _checked_name(self, name: str) -> str:
+        if not _NAME.match(name):
+            raise InvalidInputError(
+                f"{name!r} is not an output name this server produces (like sample-1a2b3c.png)"
+            )
+        return name
+
+    def name_from_uri(self, uri: str) -> str:
+        if not uri.startswith(OUTPUT_URI_PREFIX):
+            raise InvalidInputError(f"{uri!r} is not an output URI; they start with {OUTPUT_URI_PREFIX}")
+        return self._checked_name(uri[len(OUTPUT_URI_PREFIX) :])
+
+    def path_of(self, name: str) -> Path:
+        """The file for `name`; InvalidInputError if the name is malformed or no longer kept."""
+        path = self.root / self._checked_name(name)
+        if not path.is_file():
+            raise InvalidInputError(f"output {name!r} does not exist (it may have been pruned)")
+        return path
+
+    def read(self, name: str) -> bytes:
+        return self.path_of(name).read_bytes()
+
+    def stored(self) -> list[StoredOutput]:
+        """Stored outputs, newest first."""
+        if not self.root.is_dir():
+            return []
+        files = [p for p in self.root.iterdir() if _NAME.match(p.name) and p.is_file()]
+        stats = [(p, p.stat()) for p in files]
+        stats.sort(key=lambda ps: ps[1].st_mtime_ns, reverse=True)
+        return [StoredOutput(p.name, p, st.st_size) for p, st in stats]
+
+    def prune(self, keep: str | None = None) -> list[str]:
+        """Delete the oldest outputs past max_files / max_bytes; never the one just written."""
+        removed: list[str] = []
+        with self._lock:
+            total = 0
+            for i, out in enumerate(self.stored()):
+                total += out.nbytes
+                if out.name != keep and (i >= self.max_files or total > self.max_bytes):
+                    out.path.unlink(missing_ok=True)
+                    removed.append(out.name)
+        return removed
