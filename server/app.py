@@ -13,7 +13,7 @@ from mcp.server import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from genai_mcp.server import metrics_tools, model_resources
+from genai_mcp.server import metrics_tools, model_resources, output_resources
 from genai_mcp.server.services import Services
 from genai_mcp.server.settings import ServerSettings
 
@@ -64,6 +64,7 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
     _configure_models(settings)
     metrics_tools.register(server, services)
     model_resources.register(server, services)
+    output_resources.register(server, services)
     return server
 
 

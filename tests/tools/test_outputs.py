@@ -1,0 +1,52 @@
+"""OutputStore: atomic writes, safe names, pruning by count and bytes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.outputs import OutputStore, atomic_write_bytes
+
+
+def test_save_read_and_uri(tmp_path: Path) -> None:
+    store = OutputStore(tmp_path / "out")
+    stored = store.save_png(Image.new("L", (5, 5), 128), "Sample Grid!")
+    assert stored.name.startswith("sample-grid-") and stored.name.endswith(".png")
+    assert store.read(stored.name)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert store.name_from_uri(stored.uri) == stored.name
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [stored.name]  # no temp files left
+
+
+@pytest.mark.parametrize("bad", ["../x.png", "a/b.png", "x.jpg", "", "X.png", ".hidden.png"])
+def test_names_outside_the_pattern_are_refused(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="not an output name"):
+        OutputStore(tmp_path).path_of(bad)
+
+
+def test_pruning_keeps_newest_within_budget(tmp_path: Path) -> None:
+    store = OutputStore(tmp_path, max_files=3)
+    names = []
+    for i in range(5):
+        names.append(store.save_png(Image.new("L", (2, 2), i), "s").name)
+        os.utime(tmp_path / names[-1], ns=(i * 10**9, i * 10**9))  # distinct mtimes
+    store.prune()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[-3:])
+
+    tiny = OutputStore(tmp_path / "b", max_bytes=1)
+    first = tiny.save_png(Image.new("L", (2, 2)), "s")
+    second = tiny.save_png(Image.new("L", (2, 2)), "s")
+    assert not first.path.exists() and second.path.exists()  # the one just written always stays
+
+
+def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path) -> None:
+    target = tmp_path / "f.bin"
+    atomic_write_bytes(target, b"old")
+
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
