@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from genai_mcp.client.host_cli import add_host_parser, run_host
 from genai_mcp.server.cli import add_serve_parser, run_serve
 
 __all__ = ["build_parser", "main", "run"]
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(sub)
+    add_host_parser(sub)
     return parser
 
 
@@ -27,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return run_serve(args)
+    if args.command == "host":
+        return run_host(args)
     return 2
 
 

@@ -142,19 +142,18 @@ def folder_bytes(out_dir: str | Path) -> int:
 
 
 def environment() -> dict[str, str]:
-    """Versions and machine facts worth recording next to a training result."""
-    import diffusers
-    import sklearn
-    import torch
-    import transformers
+    """Versions and machine facts worth recording next to a training result (no heavy imports)."""
+    from importlib.metadata import version
 
+    import torch
+
+    packages = ("torch", "transformers", "diffusers", "scikit-learn")
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "diffusers": diffusers.__version__,
-        "scikit-learn": sklearn.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}",
+        **{name: version(name) for name in packages},
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}"
+        ),
     }
 
 
@@ -164,3 +163,17 @@ def environment_text(env: Mapping[str, str]) -> str:
 
 def human_bytes(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} KB"
+
+
+def random_shift(pixels: Any, generator: Any, max_shift: int = 2) -> Any:
+    """(B, C, H, W) normalised images shifted by up to max_shift px; uncovered pixels get the background."""
+    import torch
+    import torch.nn.functional as F
+
+    b, _, h, w = pixels.shape
+    background = float(pixels.min())
+    padded = F.pad(pixels, (max_shift,) * 4, value=background)
+    offsets = torch.randint(0, 2 * max_shift + 1, (b, 2), generator=generator)
+    return torch.stack(
+        [padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets.tolist())]
+    )

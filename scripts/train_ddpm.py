@@ -12,6 +12,7 @@ next to the same share for real held-out digits and for noise, and the share whe
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ CONFIDENCE = 0.8
 def build_unet() -> Any:
     from diffusers import UNet2DModel
 
-    return UNet2DModel(
+    unet_cls: Any = UNet2DModel  # diffusers is untyped
+    return unet_cls(
         sample_size=HPARAMS["sample_size"],
         in_channels=HPARAMS["channels"],
         out_channels=HPARAMS["channels"],
@@ -65,7 +67,8 @@ def build_unet() -> Any:
 def build_scheduler() -> Any:
     from diffusers import DDPMScheduler
 
-    return DDPMScheduler(
+    scheduler_cls: Any = DDPMScheduler
+    return scheduler_cls(
         num_train_timesteps=HPARAMS["train_timesteps"],
         beta_schedule=HPARAMS["beta_schedule"],
         prediction_type=HPARAMS["prediction_type"],
@@ -90,7 +93,7 @@ def ddim_sample(unet: Any, scheduler_config: Any, n: int, steps: int, seed: int)
     import torch
     from diffusers import DDIMScheduler
 
-    ddim = DDIMScheduler.from_config(scheduler_config)
+    ddim: Any = DDIMScheduler.from_config(scheduler_config)  # type: ignore[no-untyped-call]
     ddim.set_timesteps(steps)
     generator = torch.Generator().manual_seed(seed)
     size = HPARAMS["sample_size"]
@@ -109,6 +112,29 @@ def to_pil(batch: Any) -> list[Any]:
     return [Image.fromarray(a) for a in arrays]
 
 
+@functools.lru_cache(maxsize=2)
+def _judges(vit_dir: Path) -> tuple[Any, Any, Any]:
+    """(ViT image processor, ViT, pixel-space 3-NN fitted on the training digits), loaded once per run."""
+    import torch
+    from sklearn.neighbors import KNeighborsClassifier
+    from transformers import AutoImageProcessor, ViTForImageClassification
+
+    from genai_mcp.tools.house.digits import digit_images
+
+    processor: Any = AutoImageProcessor.from_pretrained(vit_dir)  # type: ignore[no-untyped-call]
+    vit: Any = ViTForImageClassification.from_pretrained(vit_dir, dtype=torch.float32)
+    vit.eval()
+    train_images, train_labels = digit_images("train")
+    knn = KNeighborsClassifier(n_neighbors=3).fit(_pixels(train_images), train_labels)
+    return processor, vit, knn
+
+
+def _pixels(images: list[Any]) -> Any:
+    import numpy as np
+
+    return np.stack([np.asarray(im.convert("L"), dtype=np.float32).ravel() / 255 for im in images])
+
+
 def digit_scores(images: list[Any], vit_dir: Path) -> dict[str, Any]:
     """How digit-like `images` are, judged by the house ViT and by a pixel-space 3-NN on the training digits.
 
@@ -119,24 +145,13 @@ def digit_scores(images: list[Any], vit_dir: Path) -> dict[str, Any]:
     """
     import numpy as np
     import torch
-    from sklearn.neighbors import KNeighborsClassifier
-    from transformers import AutoImageProcessor, ViTForImageClassification
 
-    from genai_mcp.tools.house.digits import digit_images
-
-    processor = AutoImageProcessor.from_pretrained(vit_dir)
-    vit = ViTForImageClassification.from_pretrained(vit_dir, dtype=torch.float32).eval()
+    processor, vit, knn = _judges(vit_dir)
     with torch.no_grad():
         probs = vit(**processor(images=images, return_tensors="pt")).logits.softmax(-1)
     confidence, label = probs.max(-1)
     confident = (confidence >= CONFIDENCE).numpy()
-
-    def pixels(ims: list[Any]) -> Any:
-        return np.stack([np.asarray(im.convert("L"), dtype=np.float32).ravel() / 255 for im in ims])
-
-    train_images, train_labels = digit_images("train")
-    knn = KNeighborsClassifier(n_neighbors=3).fit(pixels(train_images), train_labels)
-    agree = confident & (knn.predict(pixels(images)) == label.numpy())
+    agree = confident & (knn.predict(_pixels(images)) == label.numpy())
     return {
         "confident": round(float(confident.mean()), 4),
         "agree": round(float(agree.mean()), 4),
@@ -181,8 +196,9 @@ def main() -> None:
     data = training_tensor()
     unet, scheduler = build_unet(), build_scheduler()
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
-    steps = QUICK_STEPS if args.quick else HPARAMS["steps"]
-    batch, warmup = HPARAMS["batch_size"], HPARAMS["warmup_steps"]
+    steps: int = QUICK_STEPS if args.quick else HPARAMS["steps"]
+    batch: int = HPARAMS["batch_size"]
+    warmup: int = HPARAMS["warmup_steps"]
     optimizer = torch.optim.AdamW(unet.parameters(), lr=HPARAMS["lr"], weight_decay=HPARAMS["weight_decay"])
 
     def lr_factor(step: int) -> float:
@@ -205,7 +221,9 @@ def main() -> None:
             noise = torch.randn(x0.shape, generator=generator)
             t = torch.randint(0, HPARAMS["train_timesteps"], (batch,), generator=generator)
             target = scheduler.get_velocity(x0, noise, t)
-            loss = torch.nn.functional.mse_loss(unet(scheduler.add_noise(x0, noise, t), t).sample, target)
+            loss: Any = torch.nn.functional.mse_loss(
+                unet(scheduler.add_noise(x0, noise, t), t).sample, target
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(unet.parameters(), HPARAMS["grad_clip"])
@@ -229,7 +247,8 @@ def main() -> None:
                 print(f"  step {step + 1}: 64 EMA samples {score}", flush=True)
     train_seconds = timer["seconds"]
 
-    DDPMPipeline(unet=ema, scheduler=scheduler).save_pretrained(out)
+    pipeline_cls: Any = DDPMPipeline
+    pipeline_cls(unet=ema, scheduler=scheduler).save_pretrained(out)
     with common.stopwatch() as sampling:
         samples = to_pil(ddim_sample(ema, scheduler.config, n_samples, ddim_steps, SEED))
     score = digit_scores(samples, args.vit)
@@ -276,15 +295,17 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
             "Model": (
                 f"diffusers `UNet2DModel` ({m['parameters']:,} parameters, EMA weights) + `DDPMScheduler` "
                 f"({HPARAMS['train_timesteps']} steps, {HPARAMS['beta_schedule']}, "
-                f"{HPARAMS['prediction_type']}), saved as a `DDPMPipeline` (model_index.json, unet/, scheduler/). "
+                f"{HPARAMS['prediction_type']}), saved as a `DDPMPipeline` "
+                "(model_index.json, unet/, scheduler/). "
                 "Unconditional: 16x16, 1 channel, values in [-1, 1] (bright ink on a dark background). "
                 "Any diffusers scheduler built from scheduler/ works; DDIM with 50 steps is the fast choice."
             ),
             "Data": common.DIGITS_DATA_SECTION + " The model trains on the 1437 training digits only.",
             "Training": (
                 f"Command (from the repository root): `{m['command']}`\n\n"
-                f"Seed {m['seed']}; {m['steps']} optimizer steps; training time {m['train_seconds']} s on CPU "
-                f"(2 cores shared with other work). Final smoothed loss {m['final_loss_smoothed']}.\n\n{hp}\n\n"
+                f"Seed {m['seed']}; {m['steps']} optimizer steps; training time {m['train_seconds']} s on "
+                "CPU, one torch thread (2 cores shared with other work). "
+                f"Final smoothed loss {m['final_loss_smoothed']}.\n\n{hp}\n\n"
                 "Environment:\n\n" + common.environment_text(m["environment"])
             ),
             "Results": (
@@ -294,7 +315,8 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
                 f"| samples | **{m['vit_confident_share']:.1%}** | **{m['vit_knn_agree_share']:.1%}** |\n"
                 f"| 360 real held-out digits | {m['real_heldout_vit_confident_share']:.1%} | "
                 f"{m['real_heldout_vit_knn_agree_share']:.1%} |\n"
-                f"| {m['eval_samples']} clipped Gaussian noise images | {m['noise_vit_confident_share']:.1%} | "
+                f"| {m['eval_samples']} clipped Gaussian noise images | "
+                f"{m['noise_vit_confident_share']:.1%} | "
                 f"{m['noise_vit_knn_agree_share']:.1%} |\n\n"
                 "The ViT alone is over-confident on things that are not digits (see the noise row), so the "
                 "second column, where a 3-nearest-neighbour classifier on the raw pixels of the training "

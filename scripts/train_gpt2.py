@@ -62,8 +62,8 @@ class Hyper:
     seed: int = 0
 
 
-QUICK = {"vocab_size": 300, "steps": 6, "warmup_steps": 2, "batch_size": 4}
-QUICK_CHARS = (100_000, 20_000)  # characters of (train, validation) documents a quick run uses
+QUICK: dict[str, Any] = {"vocab_size": 300, "steps": 6, "warmup_steps": 2, "batch_size": 4}
+QUICK_CHARS = (50_000, 5_000)  # characters of (train, validation) documents a quick run uses
 
 
 def train_tokenizer(docs: list[str], vocab_size: int) -> Any:
@@ -82,7 +82,7 @@ def train_tokenizer(docs: list[str], vocab_size: int) -> Any:
         show_progress=False,
     )
     tok.train_from_iterator(docs, trainer=trainer)
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok, bos_token=EOS, eos_token=EOS, pad_token=EOS, unk_token=EOS, model_max_length=256
     )
 
@@ -118,7 +118,7 @@ def build_model(h: Hyper, tokenizer: Any) -> Any:
         pad_token_id=eos,
     )
     model = GPT2LMHeadModel(config)
-    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
+    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)  # type: ignore[no-untyped-call]
     return model
 
 
@@ -157,7 +157,9 @@ def evaluate(
 def token_byte_lengths(tokenizer: Any) -> Any:
     import torch
 
-    lengths = [len(tokenizer.decode([i]).encode("utf-8")) for i in range(len(tokenizer))]
+    # A byte-level token's string spells one byte per character (GPT-2's byte-to-unicode map);
+    # decoding single tokens instead would turn split UTF-8 sequences into 3-byte U+FFFD.
+    lengths = [len(t) for t in tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))]
     lengths[tokenizer.eos_token_id] = 1
     return torch.tensor(lengths, dtype=torch.long)
 
@@ -200,7 +202,7 @@ def train(model: Any, stream: Any, h: Hyper, log_every: int, probe: Any = None) 
         logits = model(input_ids=x, attention_mask=torch.ones_like(x)).logits
         loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), h.grad_clip)
         opt.step()
         running, count = running + loss.item(), count + 1
@@ -215,9 +217,9 @@ def train(model: Any, stream: Any, h: Hyper, log_every: int, probe: Any = None) 
 
 
 def _head(docs: list[str], chars: int) -> list[str]:
-    """The first documents of `docs` that together hold about `chars` characters."""
+    """The first short documents of `docs` that together hold about `chars` characters."""
     taken: list[str] = []
-    for doc in docs:
+    for doc in (d for d in docs if len(d) <= chars // 10):
         if sum(map(len, taken)) >= chars:
             break
         taken.append(doc)
@@ -260,7 +262,7 @@ def main() -> None:
         probe = val_stream[: args.probe_tokens] if args.probe_tokens else None
         history = train(model, train_stream, h, log_every=max(1, h.steps // 30), probe=probe)
     train_seconds = total["seconds"]
-    metrics = evaluate(model, val_stream, token_byte_lengths(tokenizer), h.n_positions)
+    metrics: dict[str, Any] = evaluate(model, val_stream, token_byte_lengths(tokenizer), h.n_positions)
     print({k: round(v, 4) for k, v in metrics.items()}, flush=True)
 
     model.save_pretrained(out)
@@ -289,7 +291,9 @@ def main() -> None:
     }
     write_metrics(out, metrics)
     write_card(out, metrics, h, history)
-    print(f"wrote {out} ({human_bytes(folder_bytes(out))}; weights {human_bytes(metrics['weights_bytes'])})")
+    print(
+        f"wrote {out} ({human_bytes(folder_bytes(out))}; weights {human_bytes(int(metrics['weights_bytes']))})"
+    )
 
 
 def write_card(out: Path, m: dict[str, Any], h: Hyper, history: list[tuple[int, float]]) -> None:

@@ -13,7 +13,14 @@ from mcp.server import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from genai_mcp.server import metrics_tools, model_resources, output_resources
+from genai_mcp.server import (
+    diffusion_tools,
+    metrics_tools,
+    model_resources,
+    output_resources,
+    text_tools,
+    vision_tools,
+)
 from genai_mcp.server.services import Services
 from genai_mcp.server.settings import ServerSettings
 
@@ -65,6 +72,9 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
     metrics_tools.register(server, services)
     model_resources.register(server, services)
     output_resources.register(server, services)
+    diffusion_tools.register(server, services)
+    text_tools.register(server, services)
+    vision_tools.register(server, services)
     return server
 
 

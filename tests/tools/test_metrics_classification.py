@@ -100,6 +100,13 @@ def test_unseen_labels_get_zero_rows_without_warnings():
     assert s.precision == pytest.approx(2 / 3)  # macro over the 3 listed classes
 
 
+def test_single_class_gives_a_1x1_matrix_without_warnings():
+    # one class: TN + FP = 0, so specificity falls back to 0.0 (zero_division)
+    s = scores([1, 1], [1, 1], average="binary")
+    assert s.confusion_matrix == [[2]]
+    assert (s.precision, s.recall, s.f1, s.specificity, s.accuracy) == (1.0, 1.0, 1.0, 0.0, 1.0)
+
+
 def test_regression_sklearn_docs_example():
     # sklearn docs: mean_squared_error 0.375, mean_absolute_error 0.5, r2_score 0.948...
     result = classification_metrics(

@@ -60,7 +60,7 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         CLIPTokenizer,
         GPT2Config,
         GPT2LMHeadModel,
-        GPT2TokenizerFast,
+        GPT2Tokenizer,
         ViTConfig,
         ViTForImageClassification,
         ViTImageProcessor,
@@ -78,7 +78,7 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=64,
-        num_labels=3,
+        id2label={0: "zero", 1: "one", 2: "two"},
     )
     vit_proc = ViTImageProcessor(size={"height": 16, "width": 16})
     ViTForImageClassification(vit_cfg).save_pretrained(root / "vit")
@@ -86,7 +86,7 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ViTForImageClassification(vit_cfg).half().save_pretrained(root / "vit-fp16")
     vit_proc.save_pretrained(root / "vit-fp16")
 
-    tokenizer = GPT2TokenizerFast(tokenizer_object=bpe, **special)
+    tokenizer = GPT2Tokenizer(tokenizer_object=bpe, **special)
     gpt_cfg = GPT2Config(
         vocab_size=len(tokenizer), n_positions=32, n_embd=32, n_layer=1, n_head=2,
         bos_token_id=0, eos_token_id=0, pad_token_id=0,
@@ -111,12 +111,13 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     clip_img = CLIPImageProcessor(size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16})
     CLIPProcessor(image_processor=clip_img, tokenizer=clip_tok).save_pretrained(root / "clip")
 
-    unet = UNet2DModel(
+    unet: Any = UNet2DModel(  # diffusers is untyped: Any keeps mypy quiet
         sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
         norm_num_groups=4, down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
     )  # fmt: skip
-    scheduler = DDPMScheduler(num_train_timesteps=50, beta_schedule="squaredcos_cap_v2")
-    DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(root / "ddpm")
+    scheduler: Any = DDPMScheduler(num_train_timesteps=50, beta_schedule="squaredcos_cap_v2")
+    pipeline: Any = DDPMPipeline(unet=unet, scheduler=scheduler)
+    pipeline.save_pretrained(root / "ddpm")
     unet.save_pretrained(
         root / "unet-bare"
     )  # the bare layout: config.json + scheduler_config.json side by side
@@ -493,7 +494,7 @@ def test_importing_the_package_does_not_import_torch() -> None:
 # ---- the house models, by name and by folder
 
 
-def _house_outputs(bundle: ModelBundle) -> torch.Tensor:
+def _house_outputs(bundle: ModelBundle) -> Any:
     torch.manual_seed(0)
     with torch.inference_mode():
         if bundle.task == "image-classification":

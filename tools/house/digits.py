@@ -48,11 +48,13 @@ def _split_indices() -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(int(i) for i in train), tuple(int(i) for i in test)
 
 
-def digit_images(split: Split) -> tuple[list[Image], list[int]]:
-    """The digits of `split` as (16x16 RGB PIL images, labels 0-9), in a fixed order.
+def digit_images(split: Split, size: int = IMAGE_SIZE) -> tuple[list[Image], list[int]]:
+    """The digits of `split` as (RGB PIL images of size x size pixels, labels 0-9), in a fixed order.
 
     "train" is 1437 images, "test" the 360 held out (80/20 stratified, seed 0), "all" all 1797
-    in dataset order. Fresh PIL images on every call, so callers may modify them.
+    in dataset order. `size` 16 (the default) is what the house models train on; 8 gives the raw
+    8x8 scans; other sizes (8-512) are bilinear resizes of the 8x8 scan, for testing inputs of other
+    sizes. Fresh PIL images on every call, so callers may modify them.
     """
     import numpy as np
     from PIL import Image as PILImage
@@ -60,6 +62,8 @@ def digit_images(split: Split) -> tuple[list[Image], list[int]]:
 
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}")
+    if not 8 <= size <= 512:
+        raise ValueError(f"size must be 8-512 pixels, not {size}")
     digits = load_digits()
     train, test = _split_indices()
     indices = {"train": train, "test": test, "all": tuple(range(len(digits.target)))}[split]
@@ -67,6 +71,6 @@ def digit_images(split: Split) -> tuple[list[Image], list[int]]:
     for i in indices:
         grey = np.clip(np.rint(digits.images[i] * (255.0 / 16.0)), 0, 255).astype(np.uint8)
         small = PILImage.fromarray(grey)  # 2-D uint8 -> mode "L"
-        big = small.resize((IMAGE_SIZE, IMAGE_SIZE), PILImage.Resampling.BILINEAR)
+        big = small if size == 8 else small.resize((size, size), PILImage.Resampling.BILINEAR)
         images.append(big.convert("RGB"))
     return images, [int(digits.target[i]) for i in indices]

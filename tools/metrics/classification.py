@@ -266,7 +266,7 @@ def _positive_class(request: ClassificationMetricsRequest, labels: list[str | in
 
 def _classification(request: ClassificationMetricsRequest) -> ClassificationScores:
     import numpy as np
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
     labels = _class_order(request)
     pos = _positive_class(request, labels) if request.average == "binary" else None
@@ -278,7 +278,10 @@ def _classification(request: ClassificationMetricsRequest) -> ClassificationScor
     y_pred = np.fromiter((index[v] for v in request.y_pred), dtype=np.int64, count=n)
     classes = np.arange(len(labels))
 
-    cm = confusion_matrix(y_true, y_pred, labels=classes)  # (C, C), rows true
+    # sklearn.metrics.confusion_matrix, minus its UserWarning for a single class (catching that
+    # warning is not thread-safe, and tools run in worker threads).
+    c = len(labels)
+    cm = np.bincount(y_true * c + y_pred, minlength=c * c).reshape(c, c)  # (C, C), rows true
     p, r, f, support = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, average=None, zero_division=0.0
     )

@@ -1,0 +1,253 @@
+"""MCP tools for vision: classify_image, zero_shot_classify and describe_image.
+
+describe_image asks the client's LLM for one sentence through sampling, written as a `Resolve(...)`
+parameter so it works in both protocol eras. Sampling is optional: what happens when the client
+cannot or will not sample (measured with mcp 2.3's Client, in memory and over stdio):
+
+    client has no sampling callback (either era)  -> the resolver sees no `sampling` capability and
+                                                     skips the request: description null, status
+                                                     "client_cannot_sample"
+    2025-11-25 ("legacy"), callback refuses        -> the client answers with a JSON-RPC error (its
+      (returns ErrorData) or raises                  ErrorData, or code 0 with the exception text);
+                                                     caught here: status "declined"
+    2025-11-25 over a connection with no way back  -> status "no_back_channel" (stateless HTTP)
+      to the client
+    2026-07-28, callback refuses or raises         -> the SDK's Client aborts the whole call on its own
+                                                     side (call_tool raises MCPError, or an
+                                                     ExceptionGroup holding the callback's exception);
+                                                     the server never hears of it, so nothing here
+                                                     can turn it into a partial result
+    reply that is not text, or is empty            -> status "unusable_reply"
+
+In the 2026-07-28 era the resolvers run again on the retry round that carries the client's
+answer, so the two classifications run twice per describe_image call there (cheap for house models).
+"""
+
+# No `from __future__ import annotations` here: the SDK evaluates describe_image's annotations against
+# this module's globals, and its Resolve(...) markers name resolvers that are local to register().
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context, Resolve, Sample
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp.types import CreateMessageRequest, CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from genai_mcp.server.adapters import register_model_tool, tool_errors
+from genai_mcp.server.services import Services
+from genai_mcp.tools import vision
+from genai_mcp.tools.images import ImagePolicy
+from genai_mcp.tools.vision.schemas import CandidateLabel, ModelId, Templates
+
+__all__ = ["DescribeResult", "DescriptionStatus", "image_policy", "register"]
+
+# The first protocol revision without server-to-client requests during a call (versions are dates,
+# so string order is time order).
+_INPUT_REQUIRED_ERA = "2026-07-28"
+_DESCRIPTION_MAX_TOKENS = 120
+_SAMPLING_TIMEOUT_S = 120.0
+
+DescriptionStatus = Literal[
+    "produced", "client_cannot_sample", "declined", "no_back_channel", "unusable_reply"
+]
+
+
+class DescribeResult(BaseModel):
+    classification: vision.ClassifyResult
+    zero_shot: vision.ZeroShotResult
+    description: str | None = Field(
+        description="One sentence from the client's LLM, grounded in the two results; null if none."
+    )
+    description_status: DescriptionStatus = Field(
+        description=(
+            "produced; client_cannot_sample (no sampling capability); declined (the client refused or "
+            "failed the sampling request); no_back_channel (this connection cannot carry the request); "
+            "unusable_reply (the reply was not text, or empty)"
+        )
+    )
+    description_note: str = Field(description="Why, in words, and which model wrote the description.")
+
+
+@dataclass(frozen=True)
+class _NoDescription:
+    status: DescriptionStatus
+    note: str
+
+
+def image_policy(services: Services) -> ImagePolicy:
+    """The image-input policy from the server's settings; refusals name the variable to change."""
+    settings, outputs = services.settings, services.outputs
+
+    def read_output(uri: str) -> bytes:
+        return outputs.read(outputs.name_from_uri(uri))
+
+    return ImagePolicy(
+        roots=tuple(settings.roots),
+        max_bytes=settings.max_image_bytes,
+        max_pixels=settings.max_image_pixels,
+        allow_url_fetch=settings.allow_url_fetch,
+        resolve_output=read_output,
+        bytes_setting="GENAI_MCP_MAX_IMAGE_BYTES",
+        pixels_setting="GENAI_MCP_MAX_IMAGE_PIXELS",
+        roots_setting="GENAI_MCP_ROOTS",
+        url_setting="GENAI_MCP_ALLOW_URL_FETCH",
+    )
+
+
+def register(server: MCPServer[Any], services: Services) -> None:
+    settings = services.settings
+    policy = image_policy(services)
+    # Hub downloads and URL fetches reach outside this machine only when the operator allows them.
+    open_world = settings.allow_downloads or settings.allow_url_fetch
+    pure = ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=open_world
+    )
+
+    def classify_image(request: vision.ClassifyRequest) -> vision.ClassifyResult:
+        return vision.classify_images(
+            request, policy=policy, max_batch=settings.max_batch, max_batch_setting="GENAI_MCP_MAX_BATCH"
+        )
+
+    def zero_shot_classify(request: vision.ZeroShotRequest) -> vision.ZeroShotResult:
+        return vision.zero_shot_classify(
+            request, policy=policy, max_batch=settings.max_batch, max_batch_setting="GENAI_MCP_MAX_BATCH"
+        )
+
+    register_model_tool(
+        server,
+        classify_image,
+        vision.ClassifyRequest,
+        vision.ClassifyResult,
+        name="classify_image",
+        title="Classify images (ViT or any image classifier)",
+        description=(
+            "Top-k labels with softmax probabilities for one image or a batch (one forward pass), from any "
+            "Hugging Face image-classification checkpoint; default house/vit-digits (handwritten digits "
+            f"0-9, bright ink on dark). At most {settings.max_batch} images per call. Returns the model "
+            "used and timing in ms (load, decode, preprocess, forward)."
+        ),
+        annotations=pure,
+    )
+    register_model_tool(
+        server,
+        zero_shot_classify,
+        vision.ZeroShotRequest,
+        vision.ZeroShotResult,
+        name="zero_shot_classify",
+        title="Zero-shot classification (CLIP)",
+        description=(
+            "Probability of every candidate label for each image with a CLIP-style model: softmax over the "
+            "labels of logit_scale * cosine(image, text); several templates are averaged (prompt "
+            "ensembling). Default model house/clip-digits (digits; try labels 'zero'..'nine' with the "
+            "template 'a photo of the digit {}'). Returns the best label per image and timing in ms."
+        ),
+        annotations=pure,
+    )
+
+    def analysis_for(
+        image: str,
+        labels: list[str] | None,
+        templates: list[str],
+        top_k: int,
+        classifier_model: str | None,
+        zero_shot_model: str | None,
+    ) -> vision.ImageAnalysis:
+        # A resolver: runs (in a worker thread) before the tool body, with the tool's arguments by name.
+        with tool_errors():
+            request = vision.DescribeRequest(
+                image=image,
+                labels=labels,
+                templates=templates,
+                top_k=top_k,
+                classifier_model=classifier_model,
+                zero_shot_model=zero_shot_model,
+            )
+            return vision.analyse_image(request, policy=policy)
+
+    async def description_for(
+        analysis: Annotated[vision.ImageAnalysis, Resolve(analysis_for)], ctx: Context[Any]
+    ) -> Sample | CreateMessageResult | _NoDescription:
+        capabilities = ctx.client_capabilities
+        if capabilities is None or capabilities.sampling is None:
+            return _NoDescription(
+                "client_cannot_sample",
+                "the client does not offer sampling, so no description was produced",
+            )
+        system, user = vision.description_prompt(analysis)
+        sample = Sample(
+            [SamplingMessage(role="user", content=TextContent(type="text", text=user))],
+            max_tokens=_DESCRIPTION_MAX_TOKENS,
+            system_prompt=system,
+        )
+        if (ctx.protocol_version or "") >= _INPUT_REQUIRED_ERA:
+            return sample  # the SDK sends it inside an InputRequiredResult and injects the answer
+        # Legacy era: send it ourselves, so that a refusal becomes a status instead of failing the call.
+        if not ctx.session.can_send_request:
+            return _NoDescription(
+                "no_back_channel", "this connection cannot carry a sampling request to the client"
+            )
+        try:
+            result: CreateMessageResult = await ctx.session.send_request(
+                CreateMessageRequest(params=sample.params),
+                CreateMessageResult,
+                request_read_timeout_seconds=_SAMPLING_TIMEOUT_S,
+                metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+            )
+        except MCPError as exc:
+            return _NoDescription(
+                "declined", f"the client answered the sampling request with an error: {exc.message}"
+            )
+        return result
+
+    @server.tool(
+        name="describe_image",
+        title="Describe an image (classifiers + the client's LLM)",
+        description=(
+            "Runs classify_image and zero_shot_classify on one image, then asks the client's LLM (MCP "
+            "sampling) for one sentence describing the image, grounded only in those results. If the "
+            "client cannot or will not sample, the classifications still come back, with description "
+            "null and description_status saying why."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def describe_image(
+        image: Annotated[str, Field(min_length=1, description=f"One image: {vision.IMAGE_DOC}.")],
+        analysis: Annotated[vision.ImageAnalysis, Resolve(analysis_for)],
+        reply: Annotated[CreateMessageResult | _NoDescription, Resolve(description_for)],
+        labels: Annotated[
+            list[CandidateLabel] | None,
+            Field(
+                min_length=1,
+                max_length=vision.MAX_LABELS,
+                description="Candidate labels for the zero-shot model; null: the classifier's label names.",
+            ),
+        ] = None,
+        templates: Templates = [vision.DEFAULT_TEMPLATE],  # noqa: B006  # copied by validation
+        top_k: Annotated[int, Field(ge=1, le=vision.MAX_TOP_K, description="Classifier labels shown.")] = 3,
+        classifier_model: ModelId = None,
+        zero_shot_model: ModelId = None,
+    ) -> DescribeResult:
+        description, status, note = _read_reply(reply)
+        return DescribeResult(
+            classification=analysis.classification,
+            zero_shot=analysis.zero_shot,
+            description=description,
+            description_status=status,
+            description_note=note,
+        )
+
+
+def _read_reply(reply: CreateMessageResult | _NoDescription) -> tuple[str | None, DescriptionStatus, str]:
+    if isinstance(reply, _NoDescription):
+        return None, reply.status, reply.note
+    content = reply.content
+    text = content.text.strip() if isinstance(content, TextContent) else ""
+    if not text:
+        kind = "empty text" if isinstance(content, TextContent) else f"{content.type} content"
+        return None, "unusable_reply", f"the client's LLM ({reply.model}) replied with {kind}"
+    return text, "produced", f"written by the client's LLM ({reply.model})"

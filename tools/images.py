@@ -1,0 +1,326 @@
+"""The one way an image enters genai_mcp.tools: `load_image(spec, policy) -> RGB PIL image`.
+
+`spec` is a string in one of these forms, recognised in this order:
+
+    data:image/png;base64,iVBOR...    a data: URI (any image media type, base64-encoded)
+    genai-mcp://outputs/<name>.png    a resource URI of an image the server produced; passed to
+                                      `policy.resolve_output`, which returns its bytes
+    https://host/cat.png              a URL, fetched only when `policy.allow_url_fetch` is on
+    file:///data/cat.png              the path /data/cat.png (see below)
+    iVBORw0KGgo...                    raw base64: a string of base64 characters that is at least 64
+                                      long, or that starts like an encoded image (PNG, JPEG, GIF, WebP, BMP)
+    photos/cat.png, /data/cat.png     anything else of at most 4096 characters: a file path (a short
+                                      base64 string that names no file is decoded as base64 after all)
+
+Paths: only under `policy.roots`. A relative path is looked up in each root in turn; an absolute
+one must lie inside a root. A path with a `..` component is refused outright, and so is one that
+resolves (through symlinks) to a place outside every root.
+
+What is accepted: PNG, JPEG, WebP, GIF and BMP, one frame only (an animated GIF, APNG or WebP is
+refused: which frame a classifier should see is the caller's choice, not ours). Limits, each
+refusal naming it: encoded size (`max_bytes`), decoded size in pixels (`max_pixels`, checked on
+the header before any pixel is decoded; Pillow's own decompression-bomb guard stays on as well),
+and the shorter side (`min_side`). Every refusal raises InvalidInputError or LimitExceededError.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+__all__ = [
+    "FORMATS",
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_PATH_CHARS",
+    "MIN_IMAGE_SIDE",
+    "ImagePolicy",
+    "decode_image",
+    "load_image",
+]
+
+MAX_IMAGE_BYTES = 20 * 2**20
+MAX_IMAGE_PIXELS = 40_000_000
+MIN_IMAGE_SIDE = 8
+"""Shorter side in pixels below which an image carries too little to classify (a 1x1 is a mistake)."""
+MAX_PATH_CHARS = 4096
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
+_FETCH_TIMEOUT_S = 10.0
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-\s]+$")
+# How the base64 of each accepted format begins (PNG, JPEG, GIF, WebP's RIFF, BMP).
+_BASE64_MAGIC = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "Qk")
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """Where images may come from and how large they may be.
+
+    `resolve_output(uri) -> bytes` turns a resource URI of a server-produced image into its bytes
+    (and raises InvalidInputError for an unknown one); None refuses such URIs. The `*_setting`
+    names are what a refusal tells the caller to raise (e.g. an environment variable).
+    """
+
+    roots: tuple[Path, ...] = ()
+    max_bytes: int = MAX_IMAGE_BYTES
+    max_pixels: int = MAX_IMAGE_PIXELS
+    min_side: int = MIN_IMAGE_SIDE
+    allow_url_fetch: bool = False
+    resolve_output: Callable[[str], bytes] | None = None
+    bytes_setting: str | None = None
+    pixels_setting: str | None = None
+    roots_setting: str | None = None
+    url_setting: str | None = None
+
+
+def load_image(spec: str, policy: ImagePolicy) -> Image:
+    """The image `spec` names (see the module docstring), decoded to RGB within `policy`'s limits."""
+    if not isinstance(spec, str):
+        raise InvalidInputError(f"an image must be given as a string, not {type(spec).__name__}")
+    text = spec.strip()
+    if not text:
+        raise InvalidInputError("the image is an empty string; pass base64, a data: URI, a path or a URI")
+    if text[:5].lower() == "data:":
+        return decode_image(_data_uri_bytes(text, policy), policy)
+    scheme = _SCHEME.match(text)
+    if scheme:
+        name = scheme.group(1).lower()
+        if name == "file":
+            return decode_image(_file_bytes(text[len("file://") :], policy), policy)
+        if name in ("http", "https"):
+            return decode_image(_fetch(text, policy), policy)
+        if policy.resolve_output is None:
+            raise InvalidInputError(f"{name}:// URIs are not accepted as images here")
+        return decode_image(policy.resolve_output(text), policy)
+    if _looks_like_base64(text):
+        return decode_image(_base64_bytes(text, policy), policy)
+    if len(text) <= MAX_PATH_CHARS and "\n" not in text:
+        try:
+            return decode_image(_file_bytes(text, policy), policy)
+        except _NoSuchFile:
+            # A short string of base64 characters that names no file: most likely a small encoded image.
+            data = _strict_base64(text) if _BASE64_CHARS.match(text) else None
+            if data is None:
+                raise
+            return decode_image(data, policy)
+    return decode_image(_base64_bytes(text, policy), policy)
+
+
+def decode_image(data: bytes, policy: ImagePolicy) -> Image:
+    """Decode encoded image bytes to an RGB image, refusing what `policy` does not allow."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps, UnidentifiedImageError
+
+    _check_bytes(len(data), policy)
+    if not data:
+        raise InvalidInputError("the image is empty (0 bytes)")
+    try:
+        # Opening reads only the header; Pillow's bomb guard may already refuse the size here.
+        image = PILImage.open(io.BytesIO(data), formats=list(FORMATS))
+    except UnidentifiedImageError:
+        raise InvalidInputError(
+            f"the data is not a PNG, JPEG, WebP, GIF or BMP image (it starts with {data[:8]!r})"
+        ) from None
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise _bomb_refusal(str(exc), policy) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInputError(f"the image header is corrupt: {_first_line(exc)}") from None
+    with image:
+        width, height = image.size
+        if width * height > policy.max_pixels:
+            raise LimitExceededError(
+                f"the image's size in pixels ({width}x{height})",
+                width * height,
+                policy.max_pixels,
+                policy.pixels_setting,
+            )
+        if min(width, height) < policy.min_side:
+            raise InvalidInputError(
+                f"the image is {width}x{height} pixels; its shorter side must be at least "
+                f"{policy.min_side} pixels"
+            )
+        frames = int(getattr(image, "n_frames", 1))
+        if frames > 1:
+            raise InvalidInputError(
+                f"the image is animated ({image.format}, {frames} frames); send a single frame "
+                "(e.g. the frame you want as PNG)"
+            )
+        try:
+            image.load()
+            rgb = _to_rgb(ImageOps.exif_transpose(image))
+        except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
+            raise InvalidInputError(
+                f"the {image.format} image data is corrupt or truncated: {_first_line(exc)}"
+            ) from None
+    return rgb
+
+
+def _to_rgb(image: Image) -> Image:
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # converting straight to RGB warns about the palette's alpha
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I").point(lambda v: v * (1 / 256))  # 16-bit grey -> 8-bit range
+    return image.convert("RGB")
+
+
+# ---- sources
+
+
+def _data_uri_bytes(text: str, policy: ImagePolicy) -> bytes:
+    header, sep, payload = text.partition(",")
+    if not sep:
+        raise InvalidInputError("the data: URI has no ',' between its header and its data")
+    params = header[5:].lower().split(";")
+    if "base64" not in params[1:]:
+        raise InvalidInputError("the data: URI is not base64-encoded (expected data:image/...;base64,...)")
+    if params[0] and not params[0].startswith("image/"):
+        raise InvalidInputError(f"the data: URI has media type {params[0]!r}; expected image/...")
+    return _base64_bytes(payload, policy)
+
+
+def _looks_like_base64(text: str) -> bool:
+    return bool(_BASE64_CHARS.match(text)) and (len(text) >= 64 or text.startswith(_BASE64_MAGIC))
+
+
+def _base64_bytes(text: str, policy: ImagePolicy) -> bytes:
+    # 4 characters carry 3 bytes: refuse an oversized payload before decoding any of it.
+    _check_bytes(len(text) * 3 // 4 - 2, policy)
+    compact = re.sub(r"\s+", "", text)
+    if "-" in compact or "_" in compact:
+        compact = compact.replace("-", "+").replace("_", "/")  # the URL-safe alphabet
+    compact += "=" * (-len(compact) % 4)
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError(
+            f"the image is not valid base64 (and not a data: URI, a resource URI, or a file path of at most "
+            f"{MAX_PATH_CHARS} characters)"
+        ) from None
+
+
+class _NoSuchFile(InvalidInputError):
+    """The path names nothing under the roots (or there are no roots): not a refusal of a real file."""
+
+
+def _strict_base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _file_bytes(raw: str, policy: ImagePolicy) -> bytes:
+    if not policy.roots:
+        hint = f" (set {policy.roots_setting})" if policy.roots_setting else ""
+        raise _NoSuchFile(
+            f"the image was read as a file path ({_short(raw)}), but no file roots are configured{hint}; "
+            "send the image as base64 or a data: URI instead"
+        )
+    if "\x00" in raw:
+        raise InvalidInputError("the image path contains a NUL character")
+    path = Path(raw).expanduser()
+    if ".." in path.parts:
+        raise InvalidInputError(
+            f"the image path {_short(raw)} contains '..'; paths must stay under the roots"
+        )
+    roots = [r.expanduser().resolve() for r in policy.roots]
+    # A caller may spell a root as configured (perhaps through a symlink) or fully resolved.
+    spelled = [*roots, *(r.expanduser().absolute() for r in policy.roots)]
+    candidates = [path] if path.is_absolute() else [root / path for root in roots]
+    allowed = ", ".join(str(r) for r in roots)
+    for candidate in candidates:
+        if not _inside(candidate.absolute(), spelled):
+            raise InvalidInputError(f"the image path {_short(raw)} is outside the allowed roots ({allowed})")
+        if not os.path.lexists(candidate):
+            continue
+        real = candidate.resolve()
+        if not _inside(real, roots):
+            raise InvalidInputError(
+                f"the image path {_short(raw)} leads through a symlink outside the allowed roots ({allowed})"
+            )
+        if not real.is_file():
+            raise InvalidInputError(f"the image path {_short(raw)} is not a regular file")
+        _check_bytes(real.stat().st_size, policy)
+        with open(real, "rb") as f:
+            data = f.read(policy.max_bytes + 1)  # the file may have grown since stat
+        _check_bytes(len(data), policy)
+        return data
+    raise _NoSuchFile(
+        f"the image was read as a file path, but {_short(raw)} does not exist under the allowed roots "
+        f"({allowed}); other forms: base64, a data: URI, or a resource URI of a server-produced image"
+    )
+
+
+def _fetch(url: str, policy: ImagePolicy) -> bytes:
+    if not policy.allow_url_fetch:
+        hint = f" (set {policy.url_setting}=1 to allow it)" if policy.url_setting else ""
+        raise InvalidInputError(
+            f"fetching images from URLs is turned off{hint}; send the image as base64 or a data: URI"
+        )
+    import httpx2
+
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with httpx2.stream("GET", url, timeout=_FETCH_TIMEOUT_S, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise InvalidInputError(f"fetching {_short(url)} returned HTTP {response.status_code}")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit():
+                _check_bytes(int(declared), policy)
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                _check_bytes(size, policy)
+                chunks.append(chunk)
+    except httpx2.HTTPError as exc:
+        raise InvalidInputError(f"fetching {_short(url)} failed: {_first_line(exc)}") from None
+    return b"".join(chunks)
+
+
+# ---- helpers
+
+
+def _check_bytes(n: int, policy: ImagePolicy) -> None:
+    if n > policy.max_bytes:
+        raise LimitExceededError(
+            "the encoded image's size in bytes", n, policy.max_bytes, policy.bytes_setting
+        )
+
+
+def _bomb_refusal(message: str, policy: ImagePolicy) -> Exception:
+    # Pillow says "Image size (900000000 pixels) exceeds limit of ..." from the header alone.
+    from PIL import Image as PILImage
+
+    found = re.search(r"\((\d+) pixels\)", message)
+    if found is None:
+        return InvalidInputError(f"the image is too large to decode safely: {message[:200]}")
+    guard = PILImage.MAX_IMAGE_PIXELS
+    limit = min(policy.max_pixels, guard) if guard else policy.max_pixels
+    return LimitExceededError("the image's size in pixels", int(found.group(1)), limit, policy.pixels_setting)
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

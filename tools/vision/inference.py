@@ -1,0 +1,258 @@
+"""The work behind the vision tools: decode the images, get the model from the cache, one forward pass.
+
+torch is imported inside the functions; PIL arrives through genai_mcp.tools.images.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError, ModelUnavailableError
+from genai_mcp.tools.images import ImagePolicy, load_image
+from genai_mcp.tools.models import ModelBundle, load_model
+from genai_mcp.tools.vision.schemas import (
+    MAX_BATCH,
+    MAX_LABELS,
+    MAX_PROMPTS,
+    ClassifyRequest,
+    ClassifyResult,
+    DescribeRequest,
+    ImageAnalysis,
+    ImageLabels,
+    LabelProbability,
+    Timing,
+    ZeroShotImage,
+    ZeroShotRequest,
+    ZeroShotResult,
+)
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+__all__ = ["analyse_image", "classify_images", "description_prompt", "zero_shot_classify"]
+
+
+def classify_images(
+    request: ClassifyRequest,
+    *,
+    policy: ImagePolicy | None = None,
+    max_batch: int = MAX_BATCH,
+    max_batch_setting: str | None = None,
+) -> ClassifyResult:
+    """The top_k labels of each image. Raises InvalidInputError / LimitExceededError for bad images or
+    too many of them, ModelUnavailableError for a model that is not an image classifier here."""
+    clock = _Clock()
+    images = _decode_all(request.image, policy or ImagePolicy(), max_batch, max_batch_setting)
+    clock.lap("decode_ms")
+    return _classify(images, request.model, request.top_k, clock)
+
+
+def zero_shot_classify(
+    request: ZeroShotRequest,
+    *,
+    policy: ImagePolicy | None = None,
+    max_batch: int = MAX_BATCH,
+    max_batch_setting: str | None = None,
+) -> ZeroShotResult:
+    """A probability for every label for each image (see the module docstring for the formula)."""
+    clock = _Clock()
+    images = _decode_all(request.image, policy or ImagePolicy(), max_batch, max_batch_setting)
+    clock.lap("decode_ms")
+    return _zero_shot(images, request.labels, request.templates, request.model, clock)
+
+
+def analyse_image(request: DescribeRequest, *, policy: ImagePolicy | None = None) -> ImageAnalysis:
+    """Classifier top_k and zero-shot scores for one image (decoded once). Without `labels`, the
+    zero-shot candidates are the classifier's label names (at most MAX_LABELS)."""
+    clock = _Clock()
+    images = _decode_all(request.image, policy or ImagePolicy(), 1, None)
+    clock.lap("decode_ms")
+    classification = _classify(images, request.classifier_model, request.top_k, clock)
+    labels = request.labels
+    if labels is None:
+        names = _label_names(_classifier(request.classifier_model))
+        labels = list(dict.fromkeys(names))[:MAX_LABELS]
+    # The image was decoded once, above: the zero-shot timing starts after that.
+    zero_shot = _zero_shot(images, labels, request.templates, request.zero_shot_model, _Clock())
+    return ImageAnalysis(classification=classification, zero_shot=zero_shot)
+
+
+def description_prompt(analysis: ImageAnalysis) -> tuple[str, str]:
+    """(system prompt, user message) asking an LLM for one sentence grounded in `analysis` only."""
+    top = analysis.classification.results[0].labels
+    zs = analysis.zero_shot.results[0]
+    ranked = sorted(zs.scores, key=lambda s: s.probability, reverse=True)[:5]
+    system = (
+        "You describe images you cannot see, using only the classifier outputs you are given. "
+        "Answer with exactly one sentence and no preamble."
+    )
+    templates = ", ".join(repr(t) for t in analysis.zero_shot.templates)
+    user = (
+        "Two models analysed one image.\n"
+        f"Image classifier {analysis.classification.model}, top labels: {_percentages(top)}.\n"
+        f"Zero-shot model {analysis.zero_shot.model} (prompts: {templates}), "
+        f"most probable labels: {_percentages(ranked)}.\n"
+        "In one sentence, say what the image most likely shows, grounded only in these results; "
+        "say so if the models disagree or are unsure."
+    )
+    return system, user
+
+
+# ---- the work
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.last = self.started
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + (now - self.last) * 1000
+        self.last = now
+
+    def timing(self) -> Timing:
+        total = (time.perf_counter() - self.started) * 1000
+        return Timing(
+            load_ms=round(self.laps.get("load_ms", 0.0), 3),
+            decode_ms=round(self.laps.get("decode_ms", 0.0), 3),
+            preprocess_ms=round(self.laps.get("preprocess_ms", 0.0), 3),
+            forward_ms=round(self.laps.get("forward_ms", 0.0), 3),
+            total_ms=round(total, 3),
+        )
+
+
+def _decode_all(
+    image: str | list[str], policy: ImagePolicy, max_batch: int, setting: str | None
+) -> list[Image]:
+    specs = [image] if isinstance(image, str) else list(image)
+    if not specs:
+        raise InvalidInputError("no image given: pass one image or a non-empty list")
+    if len(specs) > max_batch:
+        raise LimitExceededError("the number of images in one call", len(specs), max_batch, setting)
+    images = []
+    for i, spec in enumerate(specs):
+        try:
+            images.append(load_image(spec, policy))
+        except GenAIError as exc:
+            if len(specs) > 1:
+                exc.args = (f"image {i} (counting from 0): {exc}",)
+            raise
+    return images
+
+
+def _classifier(model: str | None) -> ModelBundle:
+    return load_model("image-classification", model)
+
+
+def _classify(images: list[Image], model: str | None, top_k: int, clock: _Clock) -> ClassifyResult:
+    import torch
+
+    bundle = _classifier(model)
+    clock.lap("load_ms")
+    names = _label_names(bundle)
+    with torch.inference_mode():
+        pixels = _pixels(bundle, bundle.processor, images)
+        clock.lap("preprocess_ms")
+        probs = bundle.model(pixel_values=pixels).logits.float().softmax(-1)
+        values, indices = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # (B, k)
+        clock.lap("forward_ms")
+    results = [
+        ImageLabels(
+            labels=[
+                LabelProbability(label=names[i], probability=p) for p, i in zip(row_p, row_i, strict=True)
+            ]
+        )
+        for row_p, row_i in zip(values.tolist(), indices.tolist(), strict=True)
+    ]
+    return ClassifyResult(model=bundle.model_id, device=bundle.device, results=results, timing=clock.timing())
+
+
+def _zero_shot(
+    images: list[Image], labels: list[str], templates: list[str], model: str | None, clock: _Clock
+) -> ZeroShotResult:
+    import torch
+
+    n_prompts = len(labels) * len(templates)
+    if n_prompts > MAX_PROMPTS:
+        raise LimitExceededError("labels x templates (prompts to encode)", n_prompts, MAX_PROMPTS)
+    bundle = load_model("zero-shot-image-classification", model)
+    clock.lap("load_ms")
+    net = bundle.model
+    processor: Any = bundle.processor
+    scale = getattr(net, "logit_scale", None)
+    if not isinstance(scale, torch.Tensor):
+        raise ModelUnavailableError(f"{bundle.model_id} has no logit_scale, so it is not a CLIP-style model")
+    prompts = [t.replace("{}", label.strip()) for t in templates for label in labels]  # template-major
+    with torch.inference_mode():
+        tokenizer = processor.tokenizer
+        limit = _max_text_tokens(net.config, tokenizer)
+        tokens = tokenizer(prompts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
+        text_inputs = {
+            k: v.to(bundle.device) for k, v in tokens.items() if k in ("input_ids", "attention_mask")
+        }
+        pixels = _pixels(bundle, processor.image_processor, images)
+        clock.lap("preprocess_ms")
+        text = _unit(_features(net.get_text_features(**text_inputs)).float())  # (T*L, D)
+        text = _unit(text.view(len(templates), len(labels), -1).mean(0))  # (L, D)
+        image = _unit(_features(net.get_image_features(pixel_values=pixels)).float())  # (B, D)
+        probs = (scale.float().exp() * image @ text.T).softmax(-1)  # (B, L)
+        clock.lap("forward_ms")
+    results = []
+    for row in probs.tolist():
+        best = max(range(len(labels)), key=row.__getitem__)
+        results.append(
+            ZeroShotImage(
+                scores=[
+                    LabelProbability(label=label, probability=p) for label, p in zip(labels, row, strict=True)
+                ],
+                best_label=labels[best],
+                best_probability=row[best],
+            )
+        )
+    return ZeroShotResult(
+        model=bundle.model_id,
+        device=bundle.device,
+        templates=list(templates),
+        results=results,
+        timing=clock.timing(),
+    )
+
+
+def _pixels(bundle: ModelBundle, image_processor: Any, images: list[Image]) -> Any:
+    import torch
+
+    pixels = image_processor(images=images, return_tensors="pt")["pixel_values"]
+    dtype = getattr(torch, bundle.dtype)
+    return pixels.to(bundle.device, dtype=dtype)
+
+
+def _label_names(bundle: ModelBundle) -> list[str]:
+    id2label = getattr(bundle.model.config, "id2label", None) or {}
+    n = int(getattr(bundle.model.config, "num_labels", len(id2label)))
+    return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(n)]
+
+
+def _max_text_tokens(config: Any, tokenizer: Any) -> int:
+    # Prompts longer than the text encoder's positions are cut there rather than failing.
+    positions = int(getattr(getattr(config, "text_config", None), "max_position_embeddings", 0) or 0)
+    tokenizer_max = int(min(getattr(tokenizer, "model_max_length", 0) or 0, 1_000_000))
+    limits = [n for n in (positions, tokenizer_max) if n > 0]
+    return min(limits) if limits else 77
+
+
+def _features(output: Any) -> Any:
+    import torch
+
+    # transformers 5 returns a model output whose pooler_output holds the projected embedding.
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+def _unit(x: Any) -> Any:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def _percentages(scores: list[LabelProbability]) -> str:
+    return ", ".join(f"{s.label!r} {s.probability:.0%}" for s in scores)
