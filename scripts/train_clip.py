@@ -119,7 +119,8 @@ def build_tokenizer() -> Any:
     symbols = [base.bos_token, base.eos_token, *alphabet, *(c + "</w>" for c in alphabet)]
     merges = learn_bpe(counts)
     vocab = {token: i for i, token in enumerate([*symbols, *(a + b for a, b in merges)])}
-    tokenizer: Any = CLIPTokenizer(vocab=vocab, merges=merges)
+    tokenizer_cls: Any = CLIPTokenizer  # its stubs say merges are strings; (a, b) pairs work too
+    tokenizer: Any = tokenizer_cls(vocab=vocab, merges=merges)
     tokenizer.model_max_length = HPARAMS["max_position_embeddings"]
     return tokenizer
 

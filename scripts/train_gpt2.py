@@ -341,7 +341,9 @@ def write_card(out: Path, m: dict[str, Any], h: Hyper, history: list[tuple[int, 
                 f"gradient clip {h.grad_clip}, dropout {h.dropout}\n"
                 f"- seed {h.seed}; time {m['train_seconds']:.0f} s (tokenizer + training) on 2 shared CPU "
                 f"cores, torch threads {m['torch_threads']}; {', '.join(f'{k} {v}' for k, v in m['versions'].items())}\n"
-                f"- training loss by step: {curve}"
+                f"- training loss by step: {curve}\n"
+                "- deterministic on one machine: the same command and thread count gave byte-identical "
+                "weights twice; the time depends on what else shares the cores"
             ),
             "Size": f"{human_bytes(m['weights_bytes'])} of float32 safetensors.",
             "Use": (

@@ -15,6 +15,9 @@ import pytest
 from mcp.types import CallToolResult, TextContent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The test process and the server processes it starts share 2 cores; torch's default of one
+# thread per core in each makes tiny forwards oversubscribe and run ~100x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -33,6 +36,7 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "GENAI_MCP_DATA_DIR": str(data_dir),
         "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "1",
     }
     env.update(extra)
     return env
