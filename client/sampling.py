@@ -89,6 +89,8 @@ async def _local(params: CreateMessageRequestParams, config: SamplingConfig) -> 
         "messages": chat_messages(params),
         "max_new_tokens": min(params.max_tokens, config.max_tokens),
         "stop": params.stop_sequences or [],
+        # A server's prompt may outgrow a small local model: keep its end (the question) rather than fail.
+        "truncate_prompt": True,
     }
     optional = {"temperature": _temperature(params, config), "seed": config.seed, "model": config.model}
     fields.update({k: v for k, v in optional.items() if v is not None})

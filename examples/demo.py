@@ -1,57 +1,121 @@
-"""The genai-mcp tour: start the server over stdio, as an MCP assistant would, and use its tools.
+"""The genai-mcp tour, through the host: two genai-mcp servers, every tool, offline.
 
-Run it with `make demo` (which sets up .venv first) or `python examples/demo.py`. Offline: every
-model is a house model shipped inside the package.
+`make demo` runs it. It starts genai-mcp twice, as an assistant would: over stdio ("local") and over
+streamable HTTP with a bearer token ("remote"), connects both through genai_mcp.client.Host, and
+calls each tool with a progress bar. The house models are tiny (16x16 digits, a 1M-parameter GPT-2):
+the point is real models behind real protocol, not impressive output. Generated images are saved
+under the folder printed at the end.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
+import secrets
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
-from mcp import Client, StdioServerParameters
+import httpx2
+from mcp.types import CallToolResult, ImageContent, ResourceLink
 from rich.console import Console
 from rich.table import Table
+
+from genai_mcp.client import Host, ProgressBars
 
 console = Console()
 
 
-def server_params(data_dir: str) -> StdioServerParameters:
-    # The SDK's stdio child sees only an allow-listed environment: pass what the server needs.
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "genai_mcp.server.cli", "serve", "--log-level", "WARNING"],
-        env={"HF_HUB_OFFLINE": "1", "GENAI_MCP_DATA_DIR": data_dir, "PATH": os.environ.get("PATH", "")},
-    )
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-async def call(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
+def start_http_server(port: int, token: str, data_dir: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GENAI_MCP_TOKENS": token, "GENAI_MCP_DATA_DIR": data_dir, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "genai_mcp.server.cli", "serve", "--transport", "http", "--port", str(port)]
+    proc = subprocess.Popen([*cmd, "--log-level", "WARNING"], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the HTTP server did not start")
+
+
+def host_config(data_dir: str, port: int) -> dict[str, Any]:
+    return {
+        "mcpServers": {
+            "local": {
+                "command": sys.executable,
+                "args": ["-m", "genai_mcp.server.cli", "serve", "--log-level", "WARNING"],
+                # A stdio child sees only an allow-listed environment: pass what it needs.
+                "env": {"HF_HUB_OFFLINE": "1", "GENAI_MCP_DATA_DIR": data_dir},
+                # describe_image asks the host's LLM; here that is the house GPT-2, run by the host.
+                "sampling": {"backend": "local", "max_tokens": 32, "seed": 0},
+            },
+            "remote": {
+                "url": f"http://127.0.0.1:{port}/mcp",
+                "headers": {"Authorization": "Bearer ${DEMO_TOKEN}"},  # expanded from the environment
+            },
+        }
+    }
+
+
+def digit_png(index: int) -> tuple[str, int]:
+    """A held-out handwritten digit as base64 PNG, and its true label."""
+    from genai_mcp.tools.house.digits import digit_images
+
+    images, labels = digit_images("test")
+    buf = io.BytesIO()
+    images[index].save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode(), labels[index]
+
+
+def table(title: str, rows: list[tuple[str, Any]]) -> None:
+    t = Table(title=title, show_header=False, title_justify="left")
+    for key, value in rows:
+        t.add_row(key, value if isinstance(value, str) else json.dumps(value))
+    console.print(t)
+
+
+async def call(host: Host, bars: ProgressBars, name: str, args: dict[str, Any]) -> CallToolResult:
     t0 = time.perf_counter()
-    result = await client.call_tool(name, args)
-    elapsed = (time.perf_counter() - t0) * 1000
+    result = await host.call_tool(name, args, progress=bars.track(name), timeout=300)
     if result.is_error:
         raise SystemExit(f"{name} failed: {result.content[0]}")
-    console.print(f"[bold cyan]{name}[/] answered in {elapsed:.1f} ms")
-    assert result.structured_content is not None
-    return dict(result.structured_content)
+    console.print(f"[bold cyan]{name}[/] answered in {time.perf_counter() - t0:.2f} s")
+    return result
 
 
-def show(title: str, rows: list[tuple[str, Any]]) -> None:
-    table = Table(title=title, show_header=False, title_justify="left")
-    for key, value in rows:
-        table.add_row(key, value if isinstance(value, str) else json.dumps(value))
-    console.print(table)
+def save_images(result: CallToolResult, out_dir: Path, stem: str) -> list[str]:
+    saved = []
+    for i, block in enumerate(result.content):
+        if isinstance(block, ImageContent):
+            path = out_dir / f"{stem}-preview-{i}.png"
+            path.write_bytes(base64.b64decode(block.data))
+            saved.append(str(path))
+        elif isinstance(block, ResourceLink):
+            saved.append(str(block.uri))
+    return saved
 
 
-async def metrics_tour(client: Client) -> None:
-    text = await call(
-        client,
-        "text_metrics",
+async def metrics(host: Host, bars: ProgressBars) -> None:
+    r = await call(
+        host,
+        bars,
+        "remote.text_metrics",
         {
             "candidates": ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."],
             "references": [
@@ -61,75 +125,150 @@ async def metrics_tour(client: Client) -> None:
             ],
         },
     )
-    bleu, chrf = text["bleu"], text["chrf"]
-    show(
-        "text_metrics, corpus level",
+    text = r.structured_content or {}
+    table(
+        "text_metrics (remote, HTTP + bearer token)",
         [
-            ("BLEU", f"{bleu['corpus']['score']:.2f}"),
-            ("1-4-gram precisions %", ", ".join(f"{p:.1f}" for p in bleu["corpus"]["precisions"])),
-            ("brevity penalty", f"{bleu['corpus']['brevity_penalty']:.3f}"),
-            ("chrF", f"{chrf['corpus']:.2f}"),
-            *(
-                (name.upper(), "P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}".format(**text[name]["mean"]))
-                for name in ("rouge1", "rouge2", "rougeL")
-            ),
+            ("BLEU", f"{text['bleu']['corpus']['score']:.2f}"),
+            ("chrF", f"{text['chrf']['corpus']:.2f}"),
+            *((k.upper(), "F1 {f1:.3f}".format(**text[k]["mean"])) for k in ("rouge1", "rouge2", "rougeL")),
         ],
     )
-
-    cls = await call(
-        client,
-        "classification_metrics",
-        {
-            "y_true": ["cat", "dog", "dog", "bird", "cat"],
-            "y_pred": ["cat", "dog", "cat", "bird", "cat"],
-            "average": "macro",
-        },
+    r = await call(
+        host,
+        bars,
+        "remote.classification_metrics",
+        {"y_true": ["cat", "dog", "dog", "bird", "cat"], "y_pred": ["cat", "dog", "cat", "bird", "cat"]},
     )
-    scores = cls["classification"]
-    show(
-        "classification_metrics, macro average",
-        [
-            *((k, f"{scores[k]:.3f}") for k in ("accuracy", "precision", "recall", "f1", "specificity")),
-            ("labels (rows = true)", scores["labels"]),
-            *(
-                (f"  {label}", row)
-                for label, row in zip(scores["labels"], scores["confusion_matrix"], strict=True)
-            ),
-        ],
+    scores = (r.structured_content or {})["classification"]
+    table(
+        "classification_metrics (macro)",
+        [(k, f"{scores[k]:.3f}") for k in ("accuracy", "precision", "recall", "f1", "specificity")]
+        + [("confusion (rows = true)", f"{scores['labels']}: {scores['confusion_matrix']}")],
     )
-
-    ret = await call(
-        client,
+    r = await call(
+        host,
+        bars,
+        "remote.retrieval_metrics",
+        {"queries": [{"retrieved": ["d3", "d1", "d7", "d2"], "relevant": ["d1", "d2"]}], "k": [1, 3]},
+    )
+    ret = r.structured_content or {}
+    table(
         "retrieval_metrics",
-        {
-            "queries": [
-                {"retrieved": ["d3", "d1", "d7", "d2"], "relevant": ["d1", "d2"]},
-                {"retrieved": ["d5", "d6", "d4"], "relevant": ["d4"]},
-            ],
-            "k": 3,
-        },
-    )
-    show(
-        "retrieval_metrics, mean over 2 queries",
         [("MRR", f"{ret['mrr']:.3f}")]
         + [
-            (f"@{m['k']}", f"precision {m['precision']:.3f}  recall {m['recall']:.3f}  nDCG {m['ndcg']:.3f}")
+            (f"@{m['k']}", f"P {m['precision']:.2f}  R {m['recall']:.2f}  nDCG {m['ndcg']:.3f}")
             for m in ret["mean_at_k"]
         ],
     )
 
 
+async def vision(host: Host, bars: ProgressBars) -> None:
+    image, label = digit_png(7)
+    r = await call(host, bars, "local.classify_image", {"image": image, "top_k": 3})
+    top = (r.structured_content or {})["results"][0]["labels"]
+    table(
+        f"classify_image (house ViT), a held-out {label}",
+        [(x["label"], f"{x['probability']:.3f}") for x in top],
+    )
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    r = await call(
+        host,
+        bars,
+        "local.zero_shot_classify",
+        {"image": image, "labels": names, "templates": ["a photo of the digit {}", "a handwritten {}"]},
+    )
+    z = (r.structured_content or {})["results"][0]
+    table(
+        "zero_shot_classify (house CLIP)",
+        [("best", z["best_label"]), ("probability", f"{z['best_probability']:.3f}")],
+    )
+    r = await call(host, bars, "local.describe_image", {"image": image, "labels": names})
+    d = r.structured_content or {}
+    table(
+        "describe_image (sampling answered by the host's house GPT-2)",
+        [
+            ("status", d.get("description_status")),
+            ("description", d.get("description") or "-"),
+        ],
+    )
+
+
+async def text(host: Host, bars: ProgressBars) -> None:
+    r = await call(
+        host,
+        bars,
+        "local.generate_text",
+        {"prompt": "Return the number of items in", "max_new_tokens": 40, "temperature": 0.0},
+    )
+    g = r.structured_content or {}
+    table(
+        "generate_text (house GPT-2, greedy, KV cache)",
+        [
+            ("completion", g["text"]),
+            ("finish", g["finish_reason"]),
+            ("tokens/s", f"{g['tokens_per_second']:.0f}"),
+        ],
+    )
+    sentence = "Return a new list containing all items from the iterable in ascending order."
+    shuffled = " ".join(sorted(sentence.split(), key=lambda w: (len(w), w)))
+    ppl = []
+    for t in (sentence, shuffled):
+        r = await call(host, bars, "local.perplexity", {"text": t})
+        ppl.append((r.structured_content or {})["perplexity"])
+    table(
+        "perplexity (house GPT-2)",
+        [("a docstring sentence", f"{ppl[0]:.1f}"), ("same words shuffled", f"{ppl[1]:.1f}")],
+    )
+
+
+async def diffusion(host: Host, bars: ProgressBars, out_dir: Path) -> None:
+    r = await call(
+        host, bars, "local.sample_images", {"num_images": 8, "steps": 50, "scheduler": "ddim", "seed": 0}
+    )
+    table(
+        "sample_images (house DDPM, DDIM 50 steps)",
+        [("saved", "\n".join(save_images(r, out_dir, "samples")))],
+    )
+    image, _ = digit_png(3)
+    r = await call(
+        host, bars, "local.denoise_image", {"image": image, "strength": 0.5, "steps": 25, "seed": 0}
+    )
+    d = r.structured_content or {}
+    table(
+        "denoise_image",
+        [
+            ("MSE noisy vs clean", f"{d['mse_noisy']:.4f}"),
+            ("MSE denoised vs clean", f"{d['mse_denoised']:.4f}"),
+            ("saved", "\n".join(save_images(r, out_dir, "denoise"))),
+        ],
+    )
+
+
 async def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="genai-mcp-demo-") as data_dir:
-        console.rule("genai-mcp over stdio")
-        t0 = time.perf_counter()
-        async with Client(server_params(data_dir)) as client:
-            tools = (await client.list_tools()).tools
-            console.print(f"connected and listed {len(tools)} tools in {time.perf_counter() - t0:.2f} s:")
-            for tool in tools:
-                console.print(f"  [green]{tool.name}[/]  {tool.title or ''}")
-            await metrics_tour(client)
-        console.rule("done")
+    out_dir = Path(tempfile.mkdtemp(prefix="genai-mcp-demo-"))
+    token = secrets.token_urlsafe(24)
+    os.environ["DEMO_TOKEN"] = token
+    port = free_port()
+    http_server = start_http_server(port, token, str(out_dir / "remote-data"))
+    try:
+        console.rule("genai-mcp through the host: stdio + HTTP")
+        async with Host.from_config(host_config(str(out_dir / "local-data"), port)) as host:
+            for status in host.servers.values():
+                console.print(
+                    f"[bold]{status.name}[/]: {status.state}, {status.transport}, {status.protocol_version}"
+                )
+            tools = await host.list_tools()
+            console.print(f"{len(tools)} tools: " + ", ".join(t.name for t in tools))
+            with ProgressBars() as bars:
+                await metrics(host, bars)
+                await vision(host, bars)
+                await text(host, bars)
+                await diffusion(host, bars, out_dir)
+        console.rule(f"done; images under {out_dir}")
+    finally:
+        http_server.terminate()
+        http_server.wait()
 
 
 if __name__ == "__main__":

@@ -113,12 +113,18 @@ def test_round_trips_in_both_protocol_forms(
     assert "[modern] asks: Settings for job 'm'?" in prompts.getvalue()
 
     logs = [(r.mcp_server, r.levelno, r.getMessage()) for r in caplog.records if hasattr(r, "mcp_server")]
-    assert logs == [
-        ("modern", logging.DEBUG, "[modern] debug modern"),
-        ("modern", logging.INFO, '[modern] {"event": "info", "note": "modern"}'),
-        ("modern", logging.WARNING, "[modern] chatty.worker: warning modern"),
-        ("legacy", logging.WARNING, "[legacy] chatty.worker: warning legacy"),  # below warning is filtered
-    ]
+    assert sorted(logs) == sorted(
+        [
+            ("modern", logging.DEBUG, "[modern] debug modern"),
+            ("modern", logging.INFO, '[modern] {"event": "info", "note": "modern"}'),
+            ("modern", logging.WARNING, "[modern] chatty.worker: warning modern"),
+            (
+                "legacy",
+                logging.WARNING,
+                "[legacy] chatty.worker: warning legacy",
+            ),  # below warning is filtered
+        ]
+    )
     for name in ("modern", "legacy"):
         assert reports[name] == [(float(i), 3.0, f"step {i}/3") for i in (1, 2, 3)]
     assert "modern.slow: step 4/4" in bars_out.getvalue() and "100%" in bars_out.getvalue()

@@ -139,6 +139,18 @@ def test_generation_stops_at_the_context_and_long_prompts_are_refused(lm: Any) -
         generate_text(_request(prompt=lm.processor.decode(long_ids), max_new_tokens=5))
 
 
+def test_truncate_prompt_keeps_the_end_of_a_long_prompt(lm: Any) -> None:
+    context = lm.model.config.n_positions
+    prompt = "iterate over a sequence. " * context + "Return the"
+    out = generate_text(_request(prompt=prompt, max_new_tokens=8, temperature=0.0, truncate_prompt=True))
+    assert out.prompt_tokens == context - 8 and out.completion_tokens == 8
+    assert out.prompt_truncated_tokens == len(lm.processor(prompt).input_ids) - (context - 8)
+    # The kept tokens are the prompt's last ones: the same as asking with that tail directly.
+    tail = lm.processor.decode(lm.processor(prompt).input_ids[-(context - 8) :])
+    direct = generate_text(_request(prompt=tail, max_new_tokens=8, temperature=0.0))
+    assert direct.text == out.text
+
+
 def test_limits_are_configurable_and_named() -> None:
     limits = TextLimits(max_new_tokens=8, max_stop_strings=1, max_text_chars=10)
     cases = [

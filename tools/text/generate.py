@@ -77,11 +77,16 @@ def generate_text(
         raise InvalidInputError(f"the prompt encodes to no tokens with {model_id}'s tokenizer")
     context = context_length(model)
     budget = request.max_new_tokens
+    dropped = 0
+    if context is not None and request.truncate_prompt and len(prompt_ids) >= context:
+        keep = max(1, context - request.max_new_tokens)
+        dropped = len(prompt_ids) - keep
+        prompt_ids = prompt_ids[-keep:]
     if context is not None:
         if len(prompt_ids) >= context:
             raise LimitExceededError(
                 f"the prompt's length in tokens ({model_id} has a context of {context} tokens, and one "
-                "must be left for the completion)",
+                "must be left for the completion; truncate_prompt=true keeps its end instead)",
                 len(prompt_ids),
                 context - 1,
             )
@@ -118,6 +123,7 @@ def generate_text(
         seed=seed,
         prompt_format=prompt_format,
         use_cache=request.use_cache,
+        prompt_truncated_tokens=dropped,
     )
 
 

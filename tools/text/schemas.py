@@ -106,6 +106,14 @@ class GenerateTextRequest(BaseModel):
             f"(default 16), {MAX_STOP_CHARS} characters each."
         ),
     )
+    truncate_prompt: bool = Field(
+        False,
+        description=(
+            "When the prompt does not fit the model's context, keep its last tokens (room is left for "
+            "max_new_tokens, or at least one token) instead of refusing; prompt_truncated_tokens says how "
+            "many were dropped."
+        ),
+    )
     use_cache: bool = Field(
         True,
         description=(
@@ -162,3 +170,6 @@ class GenerateTextResult(BaseModel):
         )
     )
     use_cache: bool = Field(description="Whether the KV cache was used.")
+    prompt_truncated_tokens: int = Field(
+        0, description="Prompt tokens dropped from the start to fit the context."
+    )
