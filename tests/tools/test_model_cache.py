@@ -34,6 +34,12 @@ from genai_mcp.tools.models import (
 # ---- tiny checkpoints
 
 
+def present(value: Any) -> Any:
+    """A bundle part the test knows is there (processor, scheduler), typed for mypy."""
+    assert value is not None
+    return value
+
+
 def _byte_level_bpe(vocab_size: int = 300) -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -149,7 +155,7 @@ def test_image_classifier_loads_in_eval_float32_and_classifies(
     assert bundle.nbytes == sum(p.numel() * 4 for p in bundle.model.parameters()) > 0
     assert bundle.load_seconds > 0 and bundle.scheduler is None
     with torch.inference_mode():
-        logits = bundle.model(**bundle.processor(images=_image(), return_tensors="pt")).logits
+        logits = bundle.model(**present(bundle.processor)(images=_image(), return_tensors="pt")).logits
     assert logits.shape == (1, 3)
 
 
@@ -161,17 +167,17 @@ def test_fp16_checkpoint_loads_as_float32_on_cpu(cache: ModelCache, ckpts: dict[
 def test_causal_lm_loads_with_its_tokenizer_and_generates(cache: ModelCache, ckpts: dict[str, Path]) -> None:
     bundle = cache.get("text-generation", str(ckpts["gpt2"]))
     assert type(bundle.model).__name__ == "GPT2LMHeadModel" and not bundle.model.training
-    ids = bundle.processor("def main", return_tensors="pt").input_ids
+    ids = present(bundle.processor)("def main", return_tensors="pt").input_ids
     with torch.inference_mode():
         out = bundle.model.generate(ids, max_new_tokens=3, do_sample=False, pad_token_id=0)
     assert out.shape == (1, ids.shape[1] + 3)
-    assert bundle.processor.decode(ids[0]) == "def main"
+    assert present(bundle.processor).decode(ids[0]) == "def main"
 
 
 def test_clip_style_checkpoint_loads_with_its_processor(cache: ModelCache, ckpts: dict[str, Path]) -> None:
     bundle = cache.get("zero-shot-image-classification", str(ckpts["clip"]))
     assert type(bundle.model).__name__ == "CLIPModel" and not bundle.model.training
-    inputs = bundle.processor(
+    inputs = present(bundle.processor)(
         text=["the digit", "a photo"], images=[_image()], return_tensors="pt", padding=True
     )
     with torch.inference_mode():
@@ -186,8 +192,8 @@ def test_diffusion_unet_and_scheduler_come_from_the_checkpoint(
     assert type(bundle.model).__name__ == "UNet2DModel" and not bundle.model.training
     assert type(bundle.scheduler).__name__ == "DDPMScheduler" and bundle.processor is None
     # Values from the saved scheduler config, not the class defaults (1000 steps, linear).
-    assert bundle.scheduler.config.num_train_timesteps == 50
-    assert bundle.scheduler.config.beta_schedule == "squaredcos_cap_v2"
+    assert present(bundle.scheduler).config.num_train_timesteps == 50
+    assert present(bundle.scheduler).config.beta_schedule == "squaredcos_cap_v2"
     with torch.inference_mode():
         assert bundle.model(torch.zeros(1, 1, 8, 8), 3).sample.shape == (1, 1, 8, 8)
 
@@ -498,13 +504,17 @@ def _house_outputs(bundle: ModelBundle) -> Any:
     torch.manual_seed(0)
     with torch.inference_mode():
         if bundle.task == "image-classification":
-            return bundle.model(**bundle.processor(images=[_image(1), _image(2)], return_tensors="pt")).logits
+            return bundle.model(
+                **present(bundle.processor)(images=[_image(1), _image(2)], return_tensors="pt")
+            ).logits
         if bundle.task == "zero-shot-image-classification":
             texts = [f"a photo of the digit {d}" for d in range(10)]
-            inputs = bundle.processor(text=texts, images=[_image(1)], return_tensors="pt", padding=True)
+            inputs = present(bundle.processor)(
+                text=texts, images=[_image(1)], return_tensors="pt", padding=True
+            )
             return bundle.model(**inputs).logits_per_image
         if bundle.task == "text-generation":
-            ids = bundle.processor("def open(file, mode='r'):", return_tensors="pt").input_ids
+            ids = present(bundle.processor)("def open(file, mode='r'):", return_tensors="pt").input_ids
             return bundle.model(ids).logits
         size = bundle.model.config.sample_size
         sample = torch.randn(1, bundle.model.config.in_channels, size, size)
@@ -521,4 +531,4 @@ def test_house_model_loads_by_name_and_matches_its_folder(name: str) -> None:
     assert by_folder.source == "local" and by_folder.model is not by_name.model
     assert torch.equal(_house_outputs(by_name), _house_outputs(by_folder))
     if house.task == "unconditional-image-generation":
-        assert by_name.scheduler.config == by_folder.scheduler.config
+        assert present(by_name.scheduler).config == present(by_folder.scheduler).config
