@@ -18,6 +18,7 @@ from genai_mcp.server import (
     metrics_tools,
     model_resources,
     output_resources,
+    rag_tools,
     text_tools,
     vision_tools,
 )
@@ -75,6 +76,7 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
     diffusion_tools.register(server, services)
     text_tools.register(server, services)
     vision_tools.register(server, services)
+    rag_tools.register(server, services)
     return server
 
 

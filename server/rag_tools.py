@@ -1,0 +1,225 @@
+"""MCP tools for retrieval-augmented generation: rag_index, rag_search, rag_answer, rag_collections, rag_delete.
+
+Collections live under `<data_dir>/rag/`. rag_answer retrieves, then asks the client's LLM through
+sampling exactly as describe_image does (see vision_tools for what each client behaviour leads to):
+without sampling the numbered context still comes back, with `answer: null` and a status saying why.
+"""
+
+# No `from __future__ import annotations`: the SDK evaluates rag_answer's annotations against this
+# module's globals, and its Resolve(...) markers name resolvers that are local to register().
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context, Resolve, Sample
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp.types import CreateMessageRequest, CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from genai_mcp.server.adapters import register_model_tool, tool_errors
+from genai_mcp.server.services import Services
+from genai_mcp.tools import rag
+from genai_mcp.tools.rag.schemas import CollectionName, SearchMode
+
+__all__ = ["AnswerResult", "AnswerStatus", "rag_limits", "register"]
+
+_INPUT_REQUIRED_ERA = "2026-07-28"
+_ANSWER_MAX_TOKENS = 400
+_SAMPLING_TIMEOUT_S = 120.0
+
+AnswerStatus = Literal["produced", "client_cannot_sample", "declined", "no_back_channel", "unusable_reply"]
+
+
+class AnswerResult(BaseModel):
+    answer: str | None = Field(description="The client's LLM's answer citing passages as [n]; null if none.")
+    answer_status: AnswerStatus = Field(
+        description=(
+            "produced; client_cannot_sample (no sampling capability: no answer was generated, use the "
+            "context); declined (the client refused or failed the request); no_back_channel (this "
+            "connection cannot carry the request); unusable_reply (not text, or empty)"
+        )
+    )
+    answer_note: str = Field(description="Why, in words, and which model wrote the answer.")
+    context: rag.SearchResult = Field(description="The retrieved chunks; hit rank n is passage [n].")
+    prompt: str = Field(description="The user message sent (or that would be sent) to the LLM.")
+
+
+class RagCollectionsRequest(BaseModel):
+    pass
+
+
+@dataclass(frozen=True)
+class _NoAnswer:
+    status: AnswerStatus
+    note: str
+
+
+def rag_limits(services: Services) -> rag.RagLimits:
+    return rag.RagLimits(roots=tuple(services.settings.roots))
+
+
+def register(server: MCPServer[Any], services: Services) -> None:
+    store = rag.RagStore(services.settings.data_dir / "rag")
+    limits = rag_limits(services)
+    read_only = ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+    suffixes = ", ".join(rag.ALLOWED_SUFFIXES)
+
+    # Named functions, not lambdas: the SDK names its argument model (seen in errors) after them.
+    def rag_index(request: rag.IndexRequest) -> rag.IndexResult:
+        return rag.index_documents(request, store, limits)
+
+    def rag_search(request: rag.SearchRequest) -> rag.SearchResult:
+        return rag.search(request, store, limits)
+
+    def rag_collections(request: RagCollectionsRequest) -> rag.CollectionsResult:
+        return rag.list_collections(store)
+
+    def rag_delete(request: rag.DeleteRequest) -> rag.DeleteResult:
+        return rag.delete(request, store)
+
+    register_model_tool(
+        server,
+        rag_index,
+        rag.IndexRequest,
+        rag.IndexResult,
+        name="rag_index",
+        title="Index documents into a RAG collection",
+        description=(
+            "Chunks documents (inline text, or files under the server's roots: " + suffixes + "), embeds "
+            "each chunk (default all-MiniLM-L6-v2, 384-d, mean pooling) and stores it in the collection "
+            "(FAISS for vectors, SQLite FTS5 for keywords); the collection is created on first use. "
+            "Re-indexing a document id replaces its chunks. A write is all-or-nothing. "
+            f"At most {limits.max_documents} documents per call, {limits.max_document_chars} chars each."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    register_model_tool(
+        server,
+        rag_search,
+        rag.SearchRequest,
+        rag.SearchResult,
+        name="rag_search",
+        title="Search a RAG collection",
+        description=(
+            "The k best chunks for a query: dense (cosine of embeddings), keyword (bm25) or hybrid "
+            "(reciprocal rank fusion, k=60; default), with scores and, for hybrid, each list's rank. No "
+            f"reranker is applied (the result says so). k at most {limits.max_k}, query at most "
+            f"{limits.max_query_chars} chars."
+        ),
+        annotations=read_only,
+    )
+    register_model_tool(
+        server,
+        rag_collections,
+        RagCollectionsRequest,
+        rag.CollectionsResult,
+        name="rag_collections",
+        title="List RAG collections",
+        description="Every collection with its document and chunk counts, generation and embedding model.",
+        annotations=read_only,
+    )
+    register_model_tool(
+        server,
+        rag_delete,
+        rag.DeleteRequest,
+        rag.DeleteResult,
+        name="rag_delete",
+        title="Delete documents or a whole RAG collection",
+        description=(
+            "Removes the named documents' chunks from a collection, or the whole collection when "
+            "document_ids is null. Says which ids were found and which were not."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+
+    def context_for(
+        collection: str, question: str, k: int, mode: SearchMode, min_score: float | None
+    ) -> rag.AnswerContext:
+        with tool_errors():
+            request = rag.SearchRequest(
+                collection=collection, query=question, k=k, mode=mode, min_score=min_score
+            )
+            return rag.answer_context(request, store, limits)
+
+    async def reply_for(
+        context: Annotated[rag.AnswerContext, Resolve(context_for)], ctx: Context[Any]
+    ) -> Sample | CreateMessageResult | _NoAnswer:
+        capabilities = ctx.client_capabilities
+        if capabilities is None or capabilities.sampling is None:
+            return _NoAnswer(
+                "client_cannot_sample",
+                "the client does not offer sampling, so no answer was generated; the context is returned",
+            )
+        sample = Sample(
+            [SamplingMessage(role="user", content=TextContent(type="text", text=context.prompt))],
+            max_tokens=_ANSWER_MAX_TOKENS,
+            system_prompt=context.system_prompt,
+        )
+        if (ctx.protocol_version or "") >= _INPUT_REQUIRED_ERA:
+            return sample
+        if not ctx.session.can_send_request:
+            return _NoAnswer(
+                "no_back_channel", "this connection cannot carry a sampling request to the client"
+            )
+        try:
+            result: CreateMessageResult = await ctx.session.send_request(
+                CreateMessageRequest(params=sample.params),
+                CreateMessageResult,
+                request_read_timeout_seconds=_SAMPLING_TIMEOUT_S,
+                metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+            )
+        except MCPError as exc:
+            return _NoAnswer(
+                "declined", f"the client answered the sampling request with an error: {exc.message}"
+            )
+        return result
+
+    @server.tool(
+        name="rag_answer",
+        title="Answer a question from a RAG collection (the client's LLM)",
+        description=(
+            "Retrieves the k best chunks (as rag_search), quotes them as numbered passages and asks the "
+            "client's LLM (MCP sampling) to answer from them only, citing [n]. If the client cannot or "
+            "will not sample, the context and prompt still come back, with answer null and answer_status "
+            "saying why."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def rag_answer(
+        collection: CollectionName,
+        question: Annotated[str, Field(min_length=1, description="The question.")],
+        context: Annotated[rag.AnswerContext, Resolve(context_for)],
+        reply: Annotated[CreateMessageResult | _NoAnswer, Resolve(reply_for)],
+        k: Annotated[int, Field(ge=1, description=f"Passages quoted, at most {limits.max_k}.")] = 5,
+        mode: SearchMode = "hybrid",
+        min_score: Annotated[float | None, Field(description="Drop passages scoring below this.")] = None,
+    ) -> AnswerResult:
+        answer, status, note = _read_reply(reply)
+        return AnswerResult(
+            answer=answer,
+            answer_status=status,
+            answer_note=note,
+            context=context.search,
+            prompt=context.prompt,
+        )
+
+
+def _read_reply(reply: CreateMessageResult | _NoAnswer) -> tuple[str | None, AnswerStatus, str]:
+    if isinstance(reply, _NoAnswer):
+        return None, reply.status, reply.note
+    content = reply.content
+    text = content.text.strip() if isinstance(content, TextContent) else ""
+    if not text:
+        kind = "empty text" if isinstance(content, TextContent) else f"{content.type} content"
+        return None, "unusable_reply", f"the client's LLM ({reply.model}) replied with {kind}"
+    return text, "produced", f"written by the client's LLM ({reply.model})"

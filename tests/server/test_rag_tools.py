@@ -1,0 +1,178 @@
+"""The RAG tools through an in-memory MCP client (both protocol eras), with a real collection on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.server import MCPServer
+from mcp.types import CallToolResult, CreateMessageRequestParams, CreateMessageResult, ErrorData, TextContent
+
+from genai_mcp.server.app import create_server
+from genai_mcp.server.settings import ServerSettings
+from tests.conftest import text_of
+
+ANSWER = "The coffee machine needs descaling [1]."
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    # Shared 2-core machine: torch's spinning intra-op threads make tiny forwards far slower.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> MCPServer[Any]:
+    base = tmp_path_factory.mktemp("rag")
+    root = base / "root"
+    root.mkdir()
+    (root / "tickets.md").write_text(
+        "Ticket QX7743KZ: the nightly export job failed because the disk was full.\n\n"
+        "Ticket QX7734ZK: the office coffee machine needs descaling.\n\n"
+        "Ticket QX7374KZ: the nightly export job failed after a timeout.\n"
+    )
+    (root / "report.pdf").write_bytes(b"%PDF")
+    return create_server(ServerSettings(data_dir=base / "data", roots=[root], log_level="WARNING"))
+
+
+def run(server: MCPServer[Any], check: Callable[[Client], Awaitable[None]], **client: Any) -> None:
+    async def main() -> None:
+        async with Client(server, **client) as c:
+            await check(c)
+
+    anyio.run(main)
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text_of(result)
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
+
+
+async def sample_ok(context: ClientRequestContext, params: CreateMessageRequestParams) -> CreateMessageResult:
+    prompt = params.messages[0].content
+    assert isinstance(prompt, TextContent)
+    assert prompt.text.startswith("Context:\n\n[1] (tickets.md#") and "QX7734ZK" in prompt.text
+    assert params.system_prompt and "[n]" in params.system_prompt
+    return CreateMessageResult(
+        role="assistant", content=TextContent(type="text", text=ANSWER), model="host-llm"
+    )
+
+
+async def sample_refuses(context: ClientRequestContext, params: CreateMessageRequestParams) -> ErrorData:
+    return ErrorData(code=-1, message="user refused sampling")
+
+
+def test_index_search_list_and_delete(server: MCPServer[Any]) -> None:
+    async def check(client: Client) -> None:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert {"rag_index", "rag_search", "rag_answer", "rag_collections", "rag_delete"} <= set(tools)
+        assert set(tools["rag_answer"].input_schema["properties"]) == {
+            "collection",
+            "question",
+            "k",
+            "mode",
+            "min_score",
+        }
+        assert tools["rag_delete"].annotations and tools["rag_delete"].annotations.destructive_hint
+
+        done = ok(
+            await client.call_tool(
+                "rag_index",
+                {
+                    "collection": "docs",
+                    "paths": ["tickets.md"],
+                    "documents": [{"id": "cats", "text": "Cats purr."}],
+                },
+            )
+        )
+        assert [(d["id"], d["chunks"]) for d in done["documents"]] == [("cats", 1), ("tickets.md", 1)]
+        found = ok(
+            await client.call_tool(
+                "rag_search", {"collection": "docs", "query": "cat", "mode": "dense", "k": 1}
+            )
+        )
+        assert found["hits"][0]["document_id"] == "cats" and found["reranker"] == "none"
+        listed = ok(await client.call_tool("rag_collections", {}))["collections"]
+        assert [(c["name"], c["documents"], c["embedding_model"]) for c in listed] == [
+            ("docs", 2, "all-MiniLM-L6-v2")
+        ]
+        removed = ok(await client.call_tool("rag_delete", {"collection": "docs", "document_ids": ["cats"]}))
+        assert removed["deleted_documents"] == ["cats"] and removed["remaining_chunks"] == 1
+
+    run(server, check)
+
+
+@pytest.mark.parametrize(
+    ("mode", "callback", "status", "note"),
+    [
+        ("auto", sample_ok, "produced", "host-llm"),
+        ("legacy", sample_ok, "produced", "host-llm"),
+        ("auto", None, "client_cannot_sample", "no answer was generated"),
+        ("legacy", sample_refuses, "declined", "user refused sampling"),
+    ],
+)
+def test_rag_answer_with_and_without_sampling(
+    server: MCPServer[Any], mode: str, callback: Any, status: str, note: str
+) -> None:
+    async def check(client: Client) -> None:
+        ok(
+            await client.call_tool(
+                "rag_index",
+                {
+                    "collection": "answers",
+                    "paths": ["tickets.md"],
+                    "chunking": "lines",
+                    "chunk_size": 12,
+                    "overlap": 0,
+                },
+            )
+        )
+        content = ok(
+            await client.call_tool("rag_answer", {"collection": "answers", "question": "QX7734ZK", "k": 2})
+        )
+        assert content["answer_status"] == status and note in content["answer_note"]
+        assert content["answer"] == (ANSWER if status == "produced" else None)
+        hits = content["context"]["hits"]
+        assert len(hits) == 2 and "QX7734ZK" in hits[0]["text"]
+        assert content["prompt"].startswith("Context:\n\n[1] (tickets.md#1)\nTicket QX7734ZK")
+
+    run(server, check, mode=mode, **({"sampling_callback": callback} if callback else {}))
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "message"),
+    [
+        (
+            "rag_index",
+            {"collection": "Bad Name", "documents": [{"text": "x"}]},
+            "String should match pattern '^[a-z0-9_-]{1,64}$'",
+        ),
+        ("rag_index", {"collection": "c", "paths": ["report.pdf"]}, "allowed suffixes: .txt, .md, .rst"),
+        ("rag_index", {"collection": "c", "paths": ["/etc/passwd.txt"]}, "outside the allowed roots"),
+        ("rag_index", {"collection": "c", "documents": [{"text": "x"}] * 101}, "over the limit of 100"),
+        ("rag_search", {"collection": "nope", "query": "x"}, "no collection named 'nope'"),
+        ("rag_search", {"collection": "docs", "query": "x", "k": 51}, "k is 51, over the limit of 50"),
+        ("rag_search", {"collection": "docs", "query": "x" * 2001}, "query length in chars is 2001"),
+        ("rag_answer", {"collection": "nope", "question": "x"}, "no collection named 'nope'"),
+        ("rag_delete", {"collection": "nope"}, "no collection named 'nope'"),
+    ],
+)
+def test_bad_inputs_are_tool_errors_that_name_the_problem(
+    server: MCPServer[Any], tool: str, args: dict[str, Any], message: str
+) -> None:
+    async def check(client: Client) -> None:
+        result = await client.call_tool(tool, args)
+        assert result.is_error and message in text_of(result), text_of(result)
+
+    run(server, check)

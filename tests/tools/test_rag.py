@@ -1,0 +1,260 @@
+"""The RAG domain: chunking, a collection on disk (real FAISS, SQLite and MiniLM), crash safety, search modes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from genai_mcp.tools import rag
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.rag.chunking import chunk_text
+
+TICKETS = {
+    "t1": "Ticket QX7743KZ: the nightly export job failed because the disk was full.",
+    "t2": "Ticket QX7734ZK: the office coffee machine needs descaling.",
+    "t3": "Ticket QX7374KZ: the nightly export job failed after a timeout.",
+    "t4": "Ticket QK7734XZ: the nightly export job failed, credentials expired.",
+    "cats": "Cats are small mammals that purr and chase mice.",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    # Shared 2-core machine: torch's spinning intra-op threads make tiny forwards far slower.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def index(
+    store: rag.RagStore,
+    docs: dict[str, str],
+    collection: str = "c",
+    fail_point: rag.FailPoint | None = None,
+    **fields: Any,
+) -> rag.IndexResult:
+    request = rag.IndexRequest(
+        collection=collection, documents=[rag.DocumentIn(id=k, text=v) for k, v in docs.items()], **fields
+    )
+    return rag.index_documents(request, store, rag.RagLimits(), fail_point=fail_point)
+
+
+def hits(
+    store: rag.RagStore, query: str, mode: str = "hybrid", k: int = 5, collection: str = "c"
+) -> list[str]:
+    request = rag.SearchRequest(collection=collection, query=query, k=k, mode=mode)  # type: ignore[arg-type]
+    return [h.document_id for h in rag.search(request, store, rag.RagLimits()).hits]
+
+
+# ---- chunking
+
+
+def test_chunking_modes() -> None:
+    text = "one two three\nfour five\n\nsix seven eight nine\n\n" + " ".join(f"w{i}" for i in range(25))
+    packed = chunk_text(text, "paragraphs", 10, 2)  # 5 + 4 words fit in 10; the 25-word block is cut
+    assert packed[0] == "one two three\nfour five\n\nsix seven eight nine"
+    assert [c.split()[0] for c in packed[1:]] == ["w0", "w8", "w16"] and packed[-1].endswith("w24")
+    assert chunk_text("a b\nc d\ne f g", "lines", 4, 0) == ["a b\nc d", "e f g"]
+    windows = chunk_text(" ".join(map(str, range(10))), "tokens", 4, 1)
+    assert windows == ["0 1 2 3", "3 4 5 6", "6 7 8 9"]
+    assert chunk_text("  \n\n ", "paragraphs", 10, 0) == []
+    with pytest.raises(InvalidInputError, match="overlap"):
+        chunk_text("x", "tokens", 4, 4)
+
+
+# ---- collections on disk
+
+
+def test_index_reindex_delete_and_restart(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+    first = index(store, {"a": "Paris is the capital of France.", "b": "The Nile flows north into the sea."})
+    assert (first.total_documents, first.total_chunks, first.generation) == (2, 2, 1)
+    assert hits(store, "capital city of France", "dense", k=1) == ["a"]
+
+    again = index(
+        store,
+        {
+            "a": "Photosynthesis turns light into sugar inside green leaves.\nPlants also need water and carbon dioxide."
+        },
+        chunking="lines",
+        chunk_size=8,
+        overlap=0,
+    )
+    assert again.documents[0].replaced_chunks == 1 and again.documents[0].chunks == 2
+    assert (again.total_documents, again.total_chunks, again.generation) == (2, 3, 2)
+    assert "a" not in hits(store, "capital of France", "keyword")
+
+    restarted = rag.RagStore(tmp_path)  # a new process would see the same
+    assert hits(restarted, "how do plants make sugar", "dense", k=1) == ["a"]
+    assert [f.name for f in (tmp_path / "c").glob("index-*.faiss")] == ["index-2.faiss"]
+
+    removed = rag.delete(rag.DeleteRequest(collection="c", document_ids=["b", "zz"]), restarted)
+    assert (removed.deleted_documents, removed.missing_documents, removed.remaining_chunks) == (
+        ["b"],
+        ["zz"],
+        2,
+    )
+    assert "b" not in hits(restarted, "Nile river", "dense")
+    listed = rag.list_collections(store).collections
+    assert [(c.name, c.documents, c.chunks, c.generation, c.dimensions) for c in listed] == [
+        ("c", 1, 2, 3, 384)
+    ]
+
+    assert rag.delete(rag.DeleteRequest(collection="c"), store).deleted_collection
+    assert rag.list_collections(store).collections == []
+    with pytest.raises(InvalidInputError, match="no collection named 'c'"):
+        hits(store, "anything")
+
+
+@pytest.mark.parametrize("stage", ["rows_written", "index_written", "before_commit"])
+def test_a_failure_inside_a_write_leaves_the_previous_state(tmp_path: Path, stage: str) -> None:
+    store = rag.RagStore(tmp_path)
+    index(store, {"a": "Paris is the capital of France.", "b": "The Nile flows north."})
+    before = (store.state("c"), hits(store, "France capital"))
+
+    def fail(at: str) -> None:
+        if at == stage:
+            raise OSError(f"disk gone at {at}")
+
+    with pytest.raises(OSError, match="disk gone"):
+        index(
+            store, {"a": "Completely different text about volcanoes.", "new": "Another doc."}, fail_point=fail
+        )
+    assert (store.state("c"), hits(store, "France capital")) == before
+    assert hits(rag.RagStore(tmp_path), "volcanoes", "keyword") == []
+    assert index(store, {"z": "Zebras have stripes."}).generation == 2
+    assert [f.name for f in (tmp_path / "c").glob("index-*")] == ["index-2.faiss"]
+
+
+def test_a_new_collection_whose_first_write_fails_is_not_left_behind(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+
+    def fail(at: str) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        index(store, {"a": "text"}, collection="fresh", fail_point=fail)
+    assert store.names() == [] and not (tmp_path / "fresh").exists()
+
+
+CRASH = """
+import os, sys
+from pathlib import Path
+from genai_mcp.tools import rag
+store = rag.RagStore(Path(sys.argv[1]))
+docs = [rag.DocumentIn(id="a", text="Volcanoes erupt lava."), rag.DocumentIn(id="n", text="New document.")]
+def die(stage):
+    if stage == "before_commit":
+        os._exit(17)  # the process dies with the new index renamed in place and SQLite uncommitted
+rag.index_documents(rag.IndexRequest(collection="c", documents=docs), store, rag.RagLimits(), fail_point=die)
+"""
+
+
+def test_a_process_killed_before_commit_leaves_the_previous_collection(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+    index(store, {"a": "Paris is the capital of France.", "b": "The Nile flows north."})
+    before = (store.state("c"), hits(store, "France capital"))
+    out = subprocess.run([sys.executable, "-c", CRASH, str(tmp_path)], capture_output=True, timeout=120)
+    assert out.returncode == 17, out.stderr.decode()[-2000:]
+    assert (tmp_path / "c" / "index-2.faiss").exists()  # written, but never made current
+    fresh = rag.RagStore(tmp_path)
+    assert (fresh.state("c"), hits(fresh, "France capital")) == before
+    assert hits(fresh, "volcanoes lava", "keyword") == []
+    assert index(fresh, {"n": "Now it lands."}).generation == 2
+    assert hits(fresh, "lands", "keyword") == ["n"]
+
+
+# ---- search modes
+
+
+def test_keyword_and_hybrid_find_an_exact_identifier_that_dense_misses(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+    index(store, TICKETS)
+    query = "status of QX7734ZK"
+    assert hits(store, query, "dense")[0] != "t2"  # near-identical ids look alike to the embedding
+    assert hits(store, query, "keyword") == ["t2"]
+    assert hits(store, query, "hybrid")[0] == "t2"
+    found = rag.search(rag.SearchRequest(collection="c", query=query, k=3), store, rag.RagLimits())
+    assert found.reranker == "none" and "no reranker" in found.reranker_note
+    assert found.hits[0].keyword_rank == 1 and found.hits[0].dense_rank is not None
+    assert [h.rank for h in found.hits] == [1, 2, 3]
+    strict = rag.SearchRequest(collection="c", query="nightly export failed", mode="dense", min_score=0.5)
+    assert set(h.document_id for h in rag.search(strict, store, rag.RagLimits()).hits) == {"t1", "t3", "t4"}
+
+
+def test_answer_context_numbers_the_passages(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+    index(store, TICKETS)
+    context = rag.answer_context(
+        rag.SearchRequest(collection="c", query="QX7734ZK", k=2), store, rag.RagLimits()
+    )
+    assert context.prompt.startswith("Context:\n\n[1] (t2#0)\nTicket QX7734ZK")
+    assert "[2] (" in context.prompt and context.prompt.endswith("Question: QX7734ZK")
+    assert "[n]" in context.system_prompt
+
+
+# ---- bad inputs
+
+
+def test_files_under_roots_only_and_text_suffixes_only(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "notes.md").write_text("# Notes\n\nThe launch code is BLUE-42.\n")
+    (root / "data.pdf").write_bytes(b"%PDF")
+    (outside / "secret.txt").write_text("secret")
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    store, limits = rag.RagStore(tmp_path / "rag"), rag.RagLimits(roots=(root,))
+    done = rag.index_documents(rag.IndexRequest(collection="f", paths=["notes.md"]), store, limits)
+    assert done.documents[0].id == "notes.md" and hits(store, "BLUE-42", "keyword", collection="f") == [
+        "notes.md"
+    ]
+    for path, message in [
+        ("data.pdf", "allowed suffixes: .txt, .md, .rst"),
+        ("link.txt", "outside the allowed roots"),
+        (str(outside / "secret.txt"), "outside the allowed roots"),
+        ("../outside/secret.txt", "'..'"),
+        ("missing.txt", "no file 'missing.txt'"),
+    ]:
+        with pytest.raises(InvalidInputError, match=message):
+            rag.index_documents(rag.IndexRequest(collection="f", paths=[path]), store, limits)
+    with pytest.raises(InvalidInputError, match="no file roots"):
+        rag.index_documents(rag.IndexRequest(collection="f", paths=["notes.md"]), store, rag.RagLimits())
+
+
+def test_limits_and_malformed_requests(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+    small = rag.RagLimits(max_documents=2, max_document_chars=50, max_query_chars=10, max_k=3)
+    docs = [rag.DocumentIn(id=str(i), text="x") for i in range(3)]
+    with pytest.raises(LimitExceededError, match="documents in one call is 3, over the limit of 2"):
+        rag.index_documents(rag.IndexRequest(collection="c", documents=docs), store, small)
+    with pytest.raises(LimitExceededError, match="over the limit of 50"):
+        rag.index_documents(
+            rag.IndexRequest(collection="c", documents=[rag.DocumentIn(text="y" * 51)]), store, small
+        )
+    with pytest.raises(InvalidInputError, match="distinct"):
+        rag.index_documents(rag.IndexRequest(collection="c", documents=docs[:1] * 2), store, small)
+    with pytest.raises(InvalidInputError, match="nothing to index"):
+        rag.index_documents(rag.IndexRequest(collection="c"), store, small)
+    with pytest.raises(InvalidInputError, match="holds no words"):
+        rag.index_documents(
+            rag.IndexRequest(collection="c", documents=[rag.DocumentIn(text=" \n ")]), store, small
+        )
+    index(store, {"a": "alpha"})
+    with pytest.raises(LimitExceededError, match="query length"):
+        rag.search(rag.SearchRequest(collection="c", query="q" * 11), store, small)
+    with pytest.raises(LimitExceededError, match="k is 4"):
+        rag.search(rag.SearchRequest(collection="c", query="q", k=4), store, small)
+    for bad in ("Upper", "has space", "x" * 65, "", "../up"):
+        with pytest.raises(ValidationError):
+            rag.SearchRequest(collection=bad, query="q")
+    assert store.names() == ["c"]

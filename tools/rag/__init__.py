@@ -1,0 +1,55 @@
+"""Retrieval-augmented generation: collections of chunked documents searched densely, by keyword, or both.
+
+Import-light: faiss, numpy, torch and transformers are imported on first use.
+"""
+
+from __future__ import annotations
+
+from genai_mcp.tools.rag.pipeline import (
+    ALLOWED_SUFFIXES,
+    ANSWER_SYSTEM_PROMPT,
+    RagLimits,
+    answer_context,
+    delete,
+    index_documents,
+    list_collections,
+    search,
+)
+from genai_mcp.tools.rag.schemas import (
+    AnswerContext,
+    CollectionInfo,
+    CollectionsResult,
+    DeleteRequest,
+    DeleteResult,
+    DocumentIn,
+    IndexRequest,
+    IndexResult,
+    SearchHit,
+    SearchRequest,
+    SearchResult,
+)
+from genai_mcp.tools.rag.store import FailPoint, RagStore
+
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "ANSWER_SYSTEM_PROMPT",
+    "AnswerContext",
+    "CollectionInfo",
+    "CollectionsResult",
+    "DeleteRequest",
+    "DeleteResult",
+    "DocumentIn",
+    "FailPoint",
+    "IndexRequest",
+    "IndexResult",
+    "RagLimits",
+    "RagStore",
+    "SearchHit",
+    "SearchRequest",
+    "SearchResult",
+    "answer_context",
+    "delete",
+    "index_documents",
+    "list_collections",
+    "search",
+]

@@ -1,0 +1,168 @@
+"""Request and result models of the RAG tools; import-light (pydantic only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "COLLECTION_PATTERN",
+    "DEFAULT_EMBEDDING_MODEL",
+    "AnswerContext",
+    "ChunkingMode",
+    "CollectionInfo",
+    "CollectionName",
+    "CollectionsResult",
+    "DeleteRequest",
+    "DeleteResult",
+    "DocumentIn",
+    "IndexRequest",
+    "IndexResult",
+    "IndexedDocument",
+    "SearchHit",
+    "SearchMode",
+    "SearchRequest",
+    "SearchResult",
+]
+
+COLLECTION_PATTERN = r"^[a-z0-9_-]{1,64}$"
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+RRF_K = 60
+
+CollectionName = Annotated[
+    str,
+    Field(pattern=COLLECTION_PATTERN, description="Collection name: 1-64 of a-z, 0-9, '_' and '-'."),
+]
+ChunkingMode = Literal["paragraphs", "lines", "tokens"]
+SearchMode = Literal["dense", "keyword", "hybrid"]
+
+
+class DocumentIn(BaseModel):
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="Document id; null: a content hash. Re-using an id replaces it.",
+    )
+    text: str = Field(min_length=1, description="The document text.")
+
+
+class IndexRequest(BaseModel):
+    collection: CollectionName
+    documents: list[DocumentIn] = Field(default_factory=list, description="Inline documents.")
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Files under the server's roots (.txt, .md, .rst); the id is the path as given.",
+    )
+    chunking: ChunkingMode = Field(
+        "paragraphs",
+        description=(
+            "paragraphs: blank-line separated blocks packed up to chunk_size words; lines: lines packed up "
+            "to chunk_size words; tokens: windows of chunk_size words advancing by chunk_size - overlap."
+        ),
+    )
+    chunk_size: int = Field(
+        200, ge=8, le=2000, description="Words per chunk at most (words = whitespace tokens)."
+    )
+    overlap: int = Field(
+        40,
+        ge=0,
+        le=1000,
+        description="Words shared by consecutive windows (tokens mode, and long paragraphs).",
+    )
+    embedding_model: str | None = Field(
+        None,
+        min_length=1,
+        description=f"Sentence-embedding checkpoint; null: the collection's, or {DEFAULT_EMBEDDING_MODEL} for a new one.",
+    )
+
+
+class IndexedDocument(BaseModel):
+    id: str
+    chunks: int
+    replaced_chunks: int = Field(
+        description="Chunks of an earlier version of this document that were removed."
+    )
+
+
+class IndexResult(BaseModel):
+    collection: str
+    documents: list[IndexedDocument]
+    total_documents: int
+    total_chunks: int
+    generation: int = Field(description="Increases by one with every committed write to the collection.")
+    embedding_model: str
+    elapsed_ms: float
+
+
+class SearchRequest(BaseModel):
+    collection: CollectionName
+    query: str = Field(min_length=1, description="The query text.")
+    k: int = Field(5, ge=1, description="Hits returned at most.")
+    mode: SearchMode = Field(
+        "hybrid",
+        description=f"dense (cosine of embeddings), keyword (SQLite FTS5 bm25), hybrid (reciprocal rank fusion, k={RRF_K}).",
+    )
+    min_score: float | None = Field(
+        None, description="Drop hits whose score (of the chosen mode) is below this."
+    )
+
+
+class SearchHit(BaseModel):
+    rank: int = Field(description="1-based.")
+    document_id: str
+    chunk: int = Field(description="0-based position of the chunk in its document.")
+    text: str
+    score: float = Field(
+        description="dense: cosine in [-1, 1]; keyword: -bm25 (higher is better); hybrid: RRF sum."
+    )
+    dense_rank: int | None = Field(None, description="Rank in the dense list (hybrid only; null: not in it).")
+    keyword_rank: int | None = Field(
+        None, description="Rank in the keyword list (hybrid only; null: not in it)."
+    )
+
+
+class SearchResult(BaseModel):
+    collection: str
+    query: str
+    mode: SearchMode
+    hits: list[SearchHit]
+    reranker: Literal["none"] = "none"
+    reranker_note: str = "no reranker is applied: hits are in the order of the chosen mode's score"
+    embedding_model: str
+    elapsed_ms: float
+
+
+class AnswerContext(BaseModel):
+    search: SearchResult
+    system_prompt: str
+    prompt: str = Field(description="The user message: the numbered chunks, then the question.")
+
+
+class CollectionInfo(BaseModel):
+    name: str
+    documents: int
+    chunks: int
+    generation: int
+    embedding_model: str
+    dimensions: int
+
+
+class CollectionsResult(BaseModel):
+    collections: list[CollectionInfo]
+
+
+class DeleteRequest(BaseModel):
+    collection: CollectionName
+    document_ids: list[str] | None = Field(
+        None, min_length=1, description="Documents to remove; null: delete the whole collection."
+    )
+
+
+class DeleteResult(BaseModel):
+    collection: str
+    deleted_collection: bool
+    deleted_documents: list[str]
+    missing_documents: list[str] = Field(description="Requested ids the collection did not hold.")
+    remaining_chunks: int
