@@ -245,6 +245,54 @@ async def diffusion(host: Host, bars: ProgressBars, out_dir: Path) -> None:
     )
 
 
+def topic_documents() -> list[dict[str, str]]:
+    """A few sections of Python's own reference (pydoc_data ships with Python) to retrieve from."""
+    from pydoc_data.topics import topics
+
+    return [{"id": name, "text": topics[name]} for name in ("assert", "for", "lambda", "with", "yield")]
+
+
+async def retrieval(host: Host, bars: ProgressBars) -> None:
+    r = await call(
+        host,
+        bars,
+        "local.rag_index",
+        {"collection": "python-docs", "documents": topic_documents(), "chunking": "paragraphs"},
+    )
+    idx = r.structured_content or {}
+    table(
+        "rag_index (all-MiniLM-L6-v2, FAISS + SQLite FTS5)",
+        [
+            ("documents", str(len(idx["documents"]))),
+            ("generation", str(idx["generation"])),
+        ],
+    )
+    question = "How do I write an anonymous function?"
+    for mode in ("dense", "keyword", "hybrid"):
+        r = await call(
+            host,
+            bars,
+            "local.rag_search",
+            {"collection": "python-docs", "query": question, "k": 3, "mode": mode},
+        )
+        hits = (r.structured_content or {})["hits"]
+        table(
+            f"rag_search {mode}: {question!r}",
+            [(f"{h['rank']}. {h['document_id']}#{h['chunk']}", f"{h['score']:.3f}") for h in hits],
+        )
+    r = await call(
+        host, bars, "local.rag_answer", {"collection": "python-docs", "question": question, "k": 2}
+    )
+    a = r.structured_content or {}
+    table(
+        "rag_answer (sampling answered by the host's house GPT-2)",
+        [
+            ("status", a.get("answer_status")),
+            ("answer", a.get("answer") or "-"),
+        ],
+    )
+
+
 async def main() -> None:
     out_dir = Path(tempfile.mkdtemp(prefix="genai-mcp-demo-"))
     token = secrets.token_urlsafe(24)
@@ -265,6 +313,7 @@ async def main() -> None:
                 await vision(host, bars)
                 await text(host, bars)
                 await diffusion(host, bars, out_dir)
+                await retrieval(host, bars)
         console.rule(f"done; images under {out_dir}")
     finally:
         http_server.terminate()
