@@ -8,28 +8,24 @@ without sampling the numbered context still comes back, with `answer: null` and 
 # No `from __future__ import annotations`: the SDK evaluates rag_answer's annotations against this
 # module's globals, and its Resolve(...) markers name resolvers that are local to register().
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Resolve, Sample
-from mcp.shared.exceptions import MCPError
-from mcp.shared.message import ServerMessageMetadata
-from mcp.types import CreateMessageRequest, CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
+from mcp.types import CreateMessageResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from genai_mcp.server.adapters import register_model_tool, tool_errors
+from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
 from genai_mcp.server.services import Services
 from genai_mcp.tools import rag
 from genai_mcp.tools.rag.schemas import CollectionName, SearchMode
 
 __all__ = ["AnswerResult", "AnswerStatus", "rag_limits", "register"]
 
-_INPUT_REQUIRED_ERA = "2026-07-28"
 _ANSWER_MAX_TOKENS = 400
-_SAMPLING_TIMEOUT_S = 120.0
 
-AnswerStatus = Literal["produced", "client_cannot_sample", "declined", "no_back_channel", "unusable_reply"]
+AnswerStatus = SamplingStatus
 
 
 class AnswerResult(BaseModel):
@@ -48,12 +44,6 @@ class AnswerResult(BaseModel):
 
 class RagCollectionsRequest(BaseModel):
     pass
-
-
-@dataclass(frozen=True)
-class _NoAnswer:
-    status: AnswerStatus
-    note: str
 
 
 def rag_limits(services: Services) -> rag.RagLimits:
@@ -151,36 +141,14 @@ def register(server: MCPServer[Any], services: Services) -> None:
 
     async def reply_for(
         context: Annotated[rag.AnswerContext, Resolve(context_for)], ctx: Context[Any]
-    ) -> Sample | CreateMessageResult | _NoAnswer:
-        capabilities = ctx.client_capabilities
-        if capabilities is None or capabilities.sampling is None:
-            return _NoAnswer(
-                "client_cannot_sample",
-                "the client does not offer sampling, so no answer was generated; the context is returned",
-            )
-        sample = Sample(
-            [SamplingMessage(role="user", content=TextContent(type="text", text=context.prompt))],
+    ) -> Sample | CreateMessageResult | SamplingSkipped:
+        return await ask_client_llm(
+            ctx,
+            user=context.prompt,
+            system=context.system_prompt,
             max_tokens=_ANSWER_MAX_TOKENS,
-            system_prompt=context.system_prompt,
+            nothing_made="no answer was generated; the context is returned",
         )
-        if (ctx.protocol_version or "") >= _INPUT_REQUIRED_ERA:
-            return sample
-        if not ctx.session.can_send_request:
-            return _NoAnswer(
-                "no_back_channel", "this connection cannot carry a sampling request to the client"
-            )
-        try:
-            result: CreateMessageResult = await ctx.session.send_request(
-                CreateMessageRequest(params=sample.params),
-                CreateMessageResult,
-                request_read_timeout_seconds=_SAMPLING_TIMEOUT_S,
-                metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
-            )
-        except MCPError as exc:
-            return _NoAnswer(
-                "declined", f"the client answered the sampling request with an error: {exc.message}"
-            )
-        return result
 
     @server.tool(
         name="rag_answer",
@@ -199,12 +167,12 @@ def register(server: MCPServer[Any], services: Services) -> None:
         collection: CollectionName,
         question: Annotated[str, Field(min_length=1, description="The question.")],
         context: Annotated[rag.AnswerContext, Resolve(context_for)],
-        reply: Annotated[CreateMessageResult | _NoAnswer, Resolve(reply_for)],
+        reply: Annotated[CreateMessageResult | SamplingSkipped, Resolve(reply_for)],
         k: Annotated[int, Field(ge=1, description=f"Passages quoted, at most {limits.max_k}.")] = 5,
         mode: SearchMode = "hybrid",
         min_score: Annotated[float | None, Field(description="Drop passages scoring below this.")] = None,
     ) -> AnswerResult:
-        answer, status, note = _read_reply(reply)
+        answer, status, note = read_reply(reply)
         return AnswerResult(
             answer=answer,
             answer_status=status,
@@ -212,14 +180,3 @@ def register(server: MCPServer[Any], services: Services) -> None:
             context=context.search,
             prompt=context.prompt,
         )
-
-
-def _read_reply(reply: CreateMessageResult | _NoAnswer) -> tuple[str | None, AnswerStatus, str]:
-    if isinstance(reply, _NoAnswer):
-        return None, reply.status, reply.note
-    content = reply.content
-    text = content.text.strip() if isinstance(content, TextContent) else ""
-    if not text:
-        kind = "empty text" if isinstance(content, TextContent) else f"{content.type} content"
-        return None, "unusable_reply", f"the client's LLM ({reply.model}) replied with {kind}"
-    return text, "produced", f"written by the client's LLM ({reply.model})"

@@ -26,17 +26,15 @@ answer, so the two classifications run twice per describe_image call there (chea
 # No `from __future__ import annotations` here: the SDK evaluates describe_image's annotations against
 # this module's globals, and its Resolve(...) markers name resolvers that are local to register().
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, Resolve, Sample
-from mcp.shared.exceptions import MCPError
-from mcp.shared.message import ServerMessageMetadata
-from mcp.types import CreateMessageRequest, CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
+from mcp.types import CreateMessageResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from genai_mcp.server.adapters import register_model_tool, tool_errors
+from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
 from genai_mcp.server.services import Services
 from genai_mcp.tools import vision
 from genai_mcp.tools.images import ImagePolicy
@@ -44,15 +42,9 @@ from genai_mcp.tools.vision.schemas import CandidateLabel, ModelId, Templates
 
 __all__ = ["DescribeResult", "DescriptionStatus", "image_policy", "register"]
 
-# The first protocol revision without server-to-client requests during a call (versions are dates,
-# so string order is time order).
-_INPUT_REQUIRED_ERA = "2026-07-28"
 _DESCRIPTION_MAX_TOKENS = 120
-_SAMPLING_TIMEOUT_S = 120.0
 
-DescriptionStatus = Literal[
-    "produced", "client_cannot_sample", "declined", "no_back_channel", "unusable_reply"
-]
+DescriptionStatus = SamplingStatus
 
 
 class DescribeResult(BaseModel):
@@ -69,12 +61,6 @@ class DescribeResult(BaseModel):
         )
     )
     description_note: str = Field(description="Why, in words, and which model wrote the description.")
-
-
-@dataclass(frozen=True)
-class _NoDescription:
-    status: DescriptionStatus
-    note: str
 
 
 def image_policy(services: Services) -> ImagePolicy:
@@ -169,38 +155,15 @@ def register(server: MCPServer[Any], services: Services) -> None:
 
     async def description_for(
         analysis: Annotated[vision.ImageAnalysis, Resolve(analysis_for)], ctx: Context[Any]
-    ) -> Sample | CreateMessageResult | _NoDescription:
-        capabilities = ctx.client_capabilities
-        if capabilities is None or capabilities.sampling is None:
-            return _NoDescription(
-                "client_cannot_sample",
-                "the client does not offer sampling, so no description was produced",
-            )
+    ) -> Sample | CreateMessageResult | SamplingSkipped:
         system, user = vision.description_prompt(analysis)
-        sample = Sample(
-            [SamplingMessage(role="user", content=TextContent(type="text", text=user))],
+        return await ask_client_llm(
+            ctx,
+            user=user,
+            system=system,
             max_tokens=_DESCRIPTION_MAX_TOKENS,
-            system_prompt=system,
+            nothing_made="no description was produced",
         )
-        if (ctx.protocol_version or "") >= _INPUT_REQUIRED_ERA:
-            return sample  # the SDK sends it inside an InputRequiredResult and injects the answer
-        # Legacy era: send it ourselves, so that a refusal becomes a status instead of failing the call.
-        if not ctx.session.can_send_request:
-            return _NoDescription(
-                "no_back_channel", "this connection cannot carry a sampling request to the client"
-            )
-        try:
-            result: CreateMessageResult = await ctx.session.send_request(
-                CreateMessageRequest(params=sample.params),
-                CreateMessageResult,
-                request_read_timeout_seconds=_SAMPLING_TIMEOUT_S,
-                metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
-            )
-        except MCPError as exc:
-            return _NoDescription(
-                "declined", f"the client answered the sampling request with an error: {exc.message}"
-            )
-        return result
 
     @server.tool(
         name="describe_image",
@@ -218,7 +181,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
     async def describe_image(
         image: Annotated[str, Field(min_length=1, description=f"One image: {vision.IMAGE_DOC}.")],
         analysis: Annotated[vision.ImageAnalysis, Resolve(analysis_for)],
-        reply: Annotated[CreateMessageResult | _NoDescription, Resolve(description_for)],
+        reply: Annotated[CreateMessageResult | SamplingSkipped, Resolve(description_for)],
         labels: Annotated[
             list[CandidateLabel] | None,
             Field(
@@ -232,7 +195,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
         classifier_model: ModelId = None,
         zero_shot_model: ModelId = None,
     ) -> DescribeResult:
-        description, status, note = _read_reply(reply)
+        description, status, note = read_reply(reply)
         return DescribeResult(
             classification=analysis.classification,
             zero_shot=analysis.zero_shot,
@@ -240,14 +203,3 @@ def register(server: MCPServer[Any], services: Services) -> None:
             description_status=status,
             description_note=note,
         )
-
-
-def _read_reply(reply: CreateMessageResult | _NoDescription) -> tuple[str | None, DescriptionStatus, str]:
-    if isinstance(reply, _NoDescription):
-        return None, reply.status, reply.note
-    content = reply.content
-    text = content.text.strip() if isinstance(content, TextContent) else ""
-    if not text:
-        kind = "empty text" if isinstance(content, TextContent) else f"{content.type} content"
-        return None, "unusable_reply", f"the client's LLM ({reply.model}) replied with {kind}"
-    return text, "produced", f"written by the client's LLM ({reply.model})"
