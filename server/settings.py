@@ -84,6 +84,29 @@ class ServerSettings(BaseModel):
     outputs_max_files: int = Field(1000, ge=1, description="Generated files kept before pruning")
     outputs_max_bytes: int = Field(512 * 2**20, ge=1, description="Bytes of generated files kept")
 
+    # LoRA fine-tuning (lora_finetune and the job tools)
+    lora_max_examples: int = Field(5000, ge=1, description="Examples (texts or images) in one dataset")
+    lora_max_text_chars: int = Field(2_000_000, ge=1, description="Characters of text in one dataset")
+    lora_max_steps: int = Field(2000, ge=1, description="Optimizer steps in one fine-tuning job")
+    lora_max_rank: int = Field(64, ge=1, description="Largest LoRA rank")
+    lora_max_batch_size: int = Field(64, ge=1, description="Largest training batch")
+    lora_wait_seconds: float = Field(
+        20.0, ge=0, description="How long lora_finetune waits for its job before returning a job handle"
+    )
+    lora_max_queued: int = Field(
+        1, ge=0, description="Jobs that may wait behind the running one (0: a second job is refused as busy)"
+    )
+    lora_jobs_kept: int = Field(100, ge=1, description="Finished jobs remembered for job_status/list_jobs")
+
+    # Retrieval (rag_* tools)
+    rag_max_documents: int = Field(100, ge=1, description="Documents in one rag_index call")
+    rag_max_document_chars: int = Field(1_000_000, ge=1, description="Characters in one document")
+    rag_max_query_chars: int = Field(2000, ge=1, description="Characters in one query")
+    rag_max_k: int = Field(50, ge=1, description="Hits one search may return")
+    rag_device: str | None = Field(
+        None, description="Device for the embedding model (cpu, cuda, cuda:N); default: the device setting"
+    )
+
     @field_validator("tokens", mode="before")
     @classmethod
     def _split_tokens(cls, value: Any) -> Any:
@@ -140,3 +163,7 @@ class ServerSettings(BaseModel):
     @property
     def adapters_dir(self) -> Path:
         return self.data_dir / "adapters"
+
+    @property
+    def rag_dir(self) -> Path:
+        return self.data_dir / "rag"

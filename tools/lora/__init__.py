@@ -1,0 +1,40 @@
+"""LoRA fine-tuning: datasets, training jobs, and the adapters they save.
+
+    prepare(request, ...) -> Prepared     check limits, load data and model, plan (LoraPlan)
+    train(prepared, store, ...) -> LoraResult
+    JobManager                           runs training in a worker thread, one job at a time
+    AdapterStore                         adapters on disk (atomic saves), listed as MCP resources
+    load_adapted(task, adapter, store)   a base model with an adapter merged in, for inference
+
+Importing this package imports only pydantic; torch, transformers and peft load on first use.
+"""
+
+from __future__ import annotations
+
+from genai_mcp.tools.lora.schemas import (
+    ADAPTER_NAME_PATTERN,
+    AdapterInfo,
+    AdapterName,
+    JobInfo,
+    JobState,
+    LabelledImage,
+    LoraPlan,
+    LoraRequest,
+    LoraResult,
+    LoraTask,
+    LossPoint,
+)
+
+__all__ = [
+    "ADAPTER_NAME_PATTERN",
+    "AdapterInfo",
+    "AdapterName",
+    "JobInfo",
+    "JobState",
+    "LabelledImage",
+    "LoraPlan",
+    "LoraRequest",
+    "LoraResult",
+    "LoraTask",
+    "LossPoint",
+]
