@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from genai_mcp.tools.errors import GenAIError
 
-__all__ = ["describe_validation_error", "register_model_tool", "tool_errors"]
+__all__ = ["describe_validation_error", "flat_signature", "register_model_tool", "tool_errors"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(describe_validation_error(exc)) from exc
 
 
-def _flat_signature(request_model: type[BaseModel], result_model: type[BaseModel]) -> inspect.Signature:
+def flat_signature(request_model: type[BaseModel], result_model: type[BaseModel]) -> inspect.Signature:
     params = []
     for name, field in request_model.model_fields.items():
         # Default travels on the Parameter; the FieldInfo keeps description and constraints.
@@ -99,6 +99,6 @@ def register_model_tool(
             return fn(request_model(**kwargs))
 
     del adapter.__wrapped__  # inspect.signature must see the flat signature, not fn's
-    adapter.__signature__ = _flat_signature(request_model, result_model)  # type: ignore[attr-defined]
+    adapter.__signature__ = flat_signature(request_model, result_model)  # type: ignore[attr-defined]
     adapter.__annotations__ = {}
     server.add_tool(adapter, name=name, title=title, description=description, annotations=annotations)

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from genai_mcp.server import (
     diffusion_tools,
+    lora_tools,
     metrics_tools,
     model_resources,
     output_resources,
@@ -77,6 +78,7 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
     text_tools.register(server, services)
     vision_tools.register(server, services)
     rag_tools.register(server, services)
+    lora_tools.register(server, services)
     return server
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.outputs import OutputStore
 
 __all__ = ["Services"]
@@ -14,6 +15,7 @@ __all__ = ["Services"]
 class Services:
     settings: ServerSettings
     outputs: OutputStore
+    adapters: AdapterStore
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Services:
@@ -22,4 +24,4 @@ class Services:
             max_files=settings.outputs_max_files,
             max_bytes=settings.outputs_max_bytes,
         )
-        return cls(settings=settings, outputs=outputs)
+        return cls(settings=settings, outputs=outputs, adapters=AdapterStore(settings.adapters_dir))

@@ -18,7 +18,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
-from genai_mcp.server.adapters import _flat_signature, tool_errors
+from genai_mcp.server.adapters import flat_signature, tool_errors
 from genai_mcp.server.longwork import OnStep, run_with_progress
 from genai_mcp.server.services import Services
 from genai_mcp.tools import text
@@ -41,7 +41,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
     )
     _register_long_tool(
         server,
-        functools.partial(text.generate_text, limits=limits),
+        functools.partial(text.generate_text, limits=limits, adapters=services.adapters),
         text.GenerateTextRequest,
         text.GenerateTextResult,
         name="generate_text",
@@ -57,7 +57,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
     )
     _register_long_tool(
         server,
-        functools.partial(text.perplexity, limits=limits),
+        functools.partial(text.perplexity, limits=limits, adapters=services.adapters),
         text.PerplexityRequest,
         text.PerplexityResult,
         name="perplexity",
@@ -91,7 +91,7 @@ def _register_long_tool(
             request = request_model(**kwargs)
             return await run_with_progress(ctx, functools.partial(fn, request))
 
-    flat = _flat_signature(request_model, result_model)
+    flat = flat_signature(request_model, result_model)
     context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
     tool.__signature__ = flat.replace(parameters=[*flat.parameters.values(), context])  # type: ignore[attr-defined]
     # The SDK finds the Context parameter through the annotations, the arguments through the signature.

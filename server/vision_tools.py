@@ -94,7 +94,11 @@ def register(server: MCPServer[Any], services: Services) -> None:
 
     def classify_image(request: vision.ClassifyRequest) -> vision.ClassifyResult:
         return vision.classify_images(
-            request, policy=policy, max_batch=settings.max_batch, max_batch_setting="GENAI_MCP_MAX_BATCH"
+            request,
+            policy=policy,
+            max_batch=settings.max_batch,
+            max_batch_setting="GENAI_MCP_MAX_BATCH",
+            adapters=services.adapters,
         )
 
     def zero_shot_classify(request: vision.ZeroShotRequest) -> vision.ZeroShotResult:

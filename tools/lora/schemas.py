@@ -13,6 +13,7 @@ __all__ = [
     "ADAPTER_NAME_PATTERN",
     "AdapterInfo",
     "AdapterName",
+    "AdapterRef",
     "EvalMetric",
     "JobInfo",
     "JobState",
@@ -37,6 +38,16 @@ AdapterName = Annotated[
     ),
 ]
 MAX_LABEL_CHARS = 100
+
+AdapterRef = Annotated[
+    Annotated[str, Field(pattern=ADAPTER_NAME_PATTERN)] | None,
+    Field(
+        description=(
+            "A LoRA adapter saved by lora_finetune (see the adapters://list resource), merged into its base "
+            "model for this call; `model` may then be left null (it must be the adapter's base if given)."
+        )
+    ),
+]
 
 
 class LabelledImage(BaseModel):

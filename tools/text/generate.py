@@ -38,6 +38,8 @@ from genai_mcp.tools.text.schemas import (
 if TYPE_CHECKING:
     import torch
 
+    from genai_mcp.tools.lora.store import AdapterStore
+
 __all__ = [
     "ChatMessage",
     "Decoded",
@@ -54,11 +56,17 @@ OnStep = Callable[[int, int], None]
 
 
 def generate_text(
-    request: GenerateTextRequest, on_step: OnStep | None = None, *, limits: TextLimits | None = None
+    request: GenerateTextRequest,
+    on_step: OnStep | None = None,
+    *,
+    limits: TextLimits | None = None,
+    adapters: AdapterStore | None = None,
 ) -> GenerateTextResult:
     """Continue the prompt (or answer the chat) with request.model; see the module docstring.
 
-    Raises InvalidInputError (adapter given, chat template fails), LimitExceededError
+    `adapters`: where `request.adapter` names are looked up (LoRA adapters from lora_finetune).
+
+    Raises InvalidInputError (unknown or mismatched adapter, chat template fails), LimitExceededError
     (max_new_tokens, stop strings, prompt characters, prompt tokens within the model's context),
     ModelUnavailableError (model cannot be loaded).
     """
@@ -66,12 +74,7 @@ def generate_text(
 
     limits = limits or TextLimits()
     _check_limits(request, limits)
-    if request.adapter is not None:
-        raise InvalidInputError(
-            f"adapter {request.adapter!r}: LoRA adapters from lora_finetune are not available yet; "
-            "leave adapter null"
-        )
-    model_id, model, tokenizer = load_causal_lm(request.model)
+    model_id, model, tokenizer = load_causal_lm(request.model, request.adapter, adapters)
     prompt_ids, prompt_format = _prompt_ids(tokenizer, request)
     if not prompt_ids:
         raise InvalidInputError(f"the prompt encodes to no tokens with {model_id}'s tokenizer")

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genai_mcp.tools.errors import LimitExceededError
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+
+if TYPE_CHECKING:
+    from genai_mcp.tools.lora.store import AdapterStore
 
 __all__ = ["TextLimits", "check_chars", "context_length", "encode", "load_causal_lm"]
 
@@ -31,14 +34,26 @@ def check_chars(what: str, chars: int, limits: TextLimits) -> None:
         )
 
 
-def load_causal_lm(model: str | None) -> tuple[str, Any, Any]:
-    """(resolved model id, model in eval mode, tokenizer) from the process-wide model cache.
+def load_causal_lm(
+    model: str | None, adapter: str | None = None, adapters: AdapterStore | None = None
+) -> tuple[str, Any, Any]:
+    """(resolved model id, model in eval mode, tokenizer) from the process-wide model cache; with
+    `adapter`, that LoRA adapter from `adapters` merged into its base (or into `model`, which must
+    then be the adapter's base).
 
-    Raises ModelUnavailableError (unknown id, offline hub id, not a causal LM) with the fix in its message.
+    Raises ModelUnavailableError (unknown id, offline hub id, not a causal LM) with the fix in its
+    message, InvalidInputError for an unknown adapter or one trained on another model or task.
     """
-    from genai_mcp.tools.models import load_model
+    if adapter is not None:
+        if adapters is None:
+            raise InvalidInputError(f"adapter {adapter!r}: no adapters folder is configured here")
+        from genai_mcp.tools.lora.inference import load_adapted
 
-    bundle = load_model("text-generation", model)
+        bundle = load_adapted("text-generation", adapter, adapters, model)
+    else:
+        from genai_mcp.tools.models import load_model
+
+        bundle = load_model("text-generation", model)
     return bundle.model_id, bundle.model, bundle.processor
 
 

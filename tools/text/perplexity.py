@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.lora.schemas import AdapterRef
 from genai_mcp.tools.text.lm import TextLimits, check_chars, context_length, encode, load_causal_lm
+
+if TYPE_CHECKING:
+    from genai_mcp.tools.lora.store import AdapterStore
 
 __all__ = ["PerplexityRequest", "PerplexityResult", "perplexity"]
 
@@ -49,6 +54,7 @@ class PerplexityRequest(BaseModel):
             "a lower perplexity) at the cost of more forward passes."
         ),
     )
+    adapter: AdapterRef = None
 
 
 class PerplexityResult(BaseModel):
@@ -66,6 +72,7 @@ def perplexity(
     on_step: Callable[[int, int], None] | None = None,
     *,
     limits: TextLimits | None = None,
+    adapters: AdapterStore | None = None,
 ) -> PerplexityResult:
     """Score request.text; `on_step(windows_done, windows)` after each window (it may raise
     CancelledError to stop: no partial result).
@@ -76,7 +83,7 @@ def perplexity(
     import torch
 
     check_chars("the text's", len(request.text), limits or TextLimits())
-    model_id, model, tokenizer = load_causal_lm(request.model)
+    model_id, model, tokenizer = load_causal_lm(request.model, request.adapter, adapters)
     ids = encode(tokenizer, request.text)
     n = len(ids)
     if n < 2:

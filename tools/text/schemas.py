@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from genai_mcp.tools.lora.schemas import AdapterRef
+
 __all__ = [
     "MAX_PENALTY",
     "MAX_STOP_CHARS",
@@ -129,9 +131,7 @@ class GenerateTextRequest(BaseModel):
             "Hugging Face hub id in the local cache."
         ),
     )
-    adapter: str | None = Field(
-        None, description="A LoRA adapter name from lora_finetune (not available yet: leave it null)."
-    )
+    adapter: AdapterRef = None
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> GenerateTextRequest:

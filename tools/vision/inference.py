@@ -30,6 +30,8 @@ from genai_mcp.tools.vision.schemas import (
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from genai_mcp.tools.lora.store import AdapterStore
+
 __all__ = ["analyse_image", "classify_images", "description_prompt", "zero_shot_classify"]
 
 
@@ -39,13 +41,14 @@ def classify_images(
     policy: ImagePolicy | None = None,
     max_batch: int = MAX_BATCH,
     max_batch_setting: str | None = None,
+    adapters: AdapterStore | None = None,
 ) -> ClassifyResult:
     """The top_k labels of each image. Raises InvalidInputError / LimitExceededError for bad images or
     too many of them, ModelUnavailableError for a model that is not an image classifier here."""
     clock = _Clock()
     images = _decode_all(request.image, policy or ImagePolicy(), max_batch, max_batch_setting)
     clock.lap("decode_ms")
-    return _classify(images, request.model, request.top_k, clock)
+    return _classify(images, _classifier(request.model, request.adapter, adapters), request.top_k, clock)
 
 
 def zero_shot_classify(
@@ -68,7 +71,7 @@ def analyse_image(request: DescribeRequest, *, policy: ImagePolicy | None = None
     clock = _Clock()
     images = _decode_all(request.image, policy or ImagePolicy(), 1, None)
     clock.lap("decode_ms")
-    classification = _classify(images, request.classifier_model, request.top_k, clock)
+    classification = _classify(images, _classifier(request.classifier_model), request.top_k, clock)
     labels = request.labels
     if labels is None:
         names = _label_names(_classifier(request.classifier_model))
@@ -143,15 +146,22 @@ def _decode_all(
     return images
 
 
-def _classifier(model: str | None) -> ModelBundle:
-    return load_model("image-classification", model)
+def _classifier(
+    model: str | None, adapter: str | None = None, adapters: AdapterStore | None = None
+) -> ModelBundle:
+    if adapter is None:
+        return load_model("image-classification", model)
+    if adapters is None:
+        raise InvalidInputError(f"adapter {adapter!r}: no adapters folder is configured here")
+    from genai_mcp.tools.lora.inference import load_adapted
+
+    return load_adapted("image-classification", adapter, adapters, model)
 
 
-def _classify(images: list[Image], model: str | None, top_k: int, clock: _Clock) -> ClassifyResult:
+def _classify(images: list[Image], bundle: ModelBundle, top_k: int, clock: _Clock) -> ClassifyResult:
     import torch
 
-    bundle = _classifier(model)
-    clock.lap("load_ms")
+    clock.lap("load_ms")  # the caller loaded `bundle` since the last lap
     names = _label_names(bundle)
     with torch.inference_mode():
         pixels = _pixels(bundle, bundle.processor, images)

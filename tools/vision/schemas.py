@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from genai_mcp.tools.lora.schemas import AdapterRef
+
 __all__ = [
     "DEFAULT_TEMPLATE",
     "IMAGE_DOC",
@@ -77,7 +79,7 @@ class ClassifyRequest(BaseModel):
         le=MAX_TOP_K,
         description="Labels returned per image, most probable first (capped at the model's label count).",
     )
-    # A LoRA `adapter` field joins here with the LoRA tools; _classifier() is where it will apply.
+    adapter: AdapterRef = None
 
 
 def _check_templates(templates: list[str]) -> list[str]:

@@ -1,0 +1,188 @@
+"""JobManager: admission, queueing, cancellation within one step, failures, forgetting.
+
+The jobs here are small step loops instead of real training (the real thing is covered in
+test_lora_train.py and through MCP in tests/server/test_lora_tools.py): what is under test is the
+manager's bookkeeping, which a real run only makes slower.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from genai_mcp.tools.errors import BusyError, InvalidInputError
+from genai_mcp.tools.lora.jobs import CURVE_POINTS, JobManager, Progress
+from genai_mcp.tools.lora.schemas import LoraPlan, LoraResult
+
+
+def _result(adapter: str, steps: int) -> LoraResult:
+    plan = LoraPlan(
+        task="causal-lm",
+        base_model="house/gpt2-pydocs",
+        adapter=adapter,
+        train_examples=4,
+        eval_examples=1,
+        trainable_params=10,
+        total_params=100,
+        trainable_share=0.1,
+        target_modules=["c_attn"],
+        rank=8,
+        alpha=16,
+        steps=steps,
+        epochs=1,
+        batch_size=2,
+        learning_rate=3e-3,
+        estimated_seconds=1,
+    )
+    return LoraResult(
+        adapter=adapter,
+        adapter_uri=f"adapters://{adapter}",
+        plan=plan,
+        steps_done=steps,
+        seconds=0.1,
+        eval_metric="perplexity",
+        eval_loss_before=2.0,
+        eval_loss_after=1.5,
+        metric_before=7.39,
+        metric_after=4.48,
+        train_loss_first=2.0,
+        train_loss_last=1.5,
+        loss_curve=[],
+    )
+
+
+def _steps(
+    adapter: str, steps: int, *, pause: float = 0.0, gate: threading.Event | None = None
+) -> Callable[[Progress], LoraResult]:
+    def run(progress: Progress) -> LoraResult:
+        if gate is not None:
+            assert gate.wait(10)
+        for step in range(1, steps + 1):
+            time.sleep(pause)
+            progress(step, steps, 1.0 / step)
+        return _result(adapter, steps)
+
+    return run
+
+
+def test_a_job_runs_to_success_with_its_loss_curve() -> None:
+    jobs = JobManager()
+    info = jobs.submit(_steps("a", 5), adapter="a", task="causal-lm", total_steps=5)
+    assert info.state in ("queued", "running")
+    done = jobs.wait(info.job_id, 10)
+    assert done.state == "succeeded"
+    assert done.step == 5 and done.total_steps == 5
+    assert [p.step for p in done.loss_curve] == [1, 2, 3, 4, 5]
+    assert done.result is not None and done.result.adapter == "a"
+    assert done.metric_after == pytest.approx(4.48)
+    assert done.elapsed_seconds is not None and done.finished is not None
+
+
+def test_second_job_waits_in_the_queue_and_a_third_is_refused_as_busy() -> None:
+    gate = threading.Event()
+    jobs = JobManager(max_queued=1, queue_setting="GENAI_MCP_LORA_MAX_QUEUED")
+    first = jobs.submit(_steps("a", 3, gate=gate), adapter="a", task="causal-lm", total_steps=3)
+    jobs.wait(first.job_id, 0.5)  # let the worker pick it up
+    second = jobs.submit(_steps("b", 3), adapter="b", task="causal-lm", total_steps=3)
+    assert second.state == "queued" and second.queue_position == 1
+    with pytest.raises(BusyError, match=r"busy: job lora-.* \(adapter 'a'\).*GENAI_MCP_LORA_MAX_QUEUED"):
+        jobs.submit(_steps("c", 3), adapter="c", task="causal-lm", total_steps=3)
+    gate.set()
+    assert jobs.wait(second.job_id, 10).state == "succeeded"
+    assert jobs.status(first.job_id).state == "succeeded"
+    assert [j.adapter for j in jobs.list()] == ["b", "a"]  # newest first
+
+
+def test_no_queue_means_busy_at_once() -> None:
+    gate = threading.Event()
+    jobs = JobManager(max_queued=0)
+    first = jobs.submit(_steps("a", 2, gate=gate), adapter="a", task="causal-lm", total_steps=2)
+    jobs.wait(first.job_id, 0.5)
+    with pytest.raises(BusyError, match="0 job"):
+        jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
+    gate.set()
+    jobs.wait(first.job_id, 10)
+
+
+def test_cancel_stops_a_running_job_within_one_step() -> None:
+    jobs = JobManager()
+    info = jobs.submit(_steps("a", 10_000, pause=0.002), adapter="a", task="causal-lm", total_steps=10_000)
+    at = jobs.wait(info.job_id, 10, past_step=5).step
+    jobs.cancel(info.job_id)
+    done = jobs.wait(info.job_id, 10)
+    assert done.state == "cancelled"
+    assert done.result is None
+    assert done.step <= at + 50  # the loop ran on only while cancel() was being called
+    assert done.error is not None and "cancelled after" in done.error
+
+
+def test_cancel_removes_a_queued_job_and_final_jobs_stay_final() -> None:
+    gate = threading.Event()
+    jobs = JobManager(max_queued=2)
+    first = jobs.submit(_steps("a", 2, gate=gate), adapter="a", task="causal-lm", total_steps=2)
+    jobs.wait(first.job_id, 0.5)
+    queued = jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
+    assert jobs.cancel(queued.job_id).state == "cancelled"
+    gate.set()
+    assert jobs.wait(first.job_id, 10).state == "succeeded"
+    assert jobs.cancel(first.job_id).state == "succeeded"
+    assert jobs.status(queued.job_id).step == 0
+
+
+def test_a_failing_job_records_why_and_the_worker_goes_on() -> None:
+    def broken(progress: Progress) -> LoraResult:
+        progress(1, 3, 0.5)
+        raise InvalidInputError("the dataset went away")
+
+    def bug(progress: Progress) -> LoraResult:
+        raise ZeroDivisionError("division by zero")
+
+    jobs = JobManager(max_queued=3)
+    failed = jobs.submit(broken, adapter="a", task="causal-lm", total_steps=3)
+    crashed = jobs.submit(bug, adapter="b", task="causal-lm", total_steps=3)
+    ok = jobs.submit(_steps("c", 2), adapter="c", task="causal-lm", total_steps=2)
+    assert jobs.wait(failed.job_id, 10).error == "the dataset went away"
+    assert jobs.wait(crashed.job_id, 10).error == "internal error: ZeroDivisionError: division by zero"
+    assert jobs.wait(ok.job_id, 10).state == "succeeded"
+
+
+def test_one_adapter_name_per_live_job_and_unknown_ids_are_named() -> None:
+    gate = threading.Event()
+    jobs = JobManager()
+    first = jobs.submit(_steps("same", 2, gate=gate), adapter="same", task="causal-lm", total_steps=2)
+    with pytest.raises(InvalidInputError, match="'same' is already being trained"):
+        jobs.submit(_steps("same", 2), adapter="same", task="causal-lm", total_steps=2)
+    with pytest.raises(InvalidInputError, match=r"no job 'lora-nope'.*list_jobs"):
+        jobs.status("lora-nope")
+    gate.set()
+    jobs.wait(first.job_id, 10)
+
+
+def test_old_jobs_are_forgotten_and_long_curves_thinned() -> None:
+    jobs = JobManager(keep=2, max_queued=5)
+    ids = []
+    for name in "abc":
+        ids.append(jobs.submit(_steps(name, 2), adapter=name, task="causal-lm", total_steps=2).job_id)
+        jobs.wait(ids[-1], 10)
+    jobs.submit(_steps("d", 2), adapter="d", task="causal-lm", total_steps=2)
+    assert {j.adapter for j in jobs.list()} >= {"c", "d"}
+    with pytest.raises(InvalidInputError):
+        jobs.status(ids[0])
+    long = jobs.submit(_steps("e", 1000), adapter="e", task="causal-lm", total_steps=1000)
+    curve = jobs.wait(long.job_id, 10).loss_curve
+    assert len(curve) <= CURVE_POINTS and curve[-1].step == 1000 and curve[0].step == 1
+
+
+def test_close_cancels_running_and_queued_jobs_and_refuses_new_ones() -> None:
+    jobs = JobManager(max_queued=1)
+    running = jobs.submit(_steps("a", 10_000, pause=0.002), adapter="a", task="causal-lm", total_steps=10_000)
+    jobs.wait(running.job_id, 10, past_step=1)
+    queued = jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
+    jobs.close()
+    assert jobs.status(running.job_id).state == "cancelled"
+    assert jobs.status(queued.job_id).state == "cancelled"
+    with pytest.raises(BusyError, match="shutting down"):
+        jobs.submit(_steps("c", 2), adapter="c", task="causal-lm", total_steps=2)

@@ -1,0 +1,262 @@
+"""Fine-tuning jobs: one worker thread runs them one at a time, in submission order.
+
+A job is submitted with a `run(progress)` callable; the worker calls it, and `run` calls
+`progress(step, total, loss)` after every optimizer step. That is where the job's state is
+updated and where cancellation lands: once `cancel(job_id)` is called, the next `progress` raises
+CancelledError, so a running job stops within one step (and `run` saves nothing).
+
+Admission: while a job runs, at most `max_queued` more may wait (0: a second job is refused at
+once). A full queue raises BusyError naming the running job and the setting that raises the bound.
+Finished jobs are remembered (newest `keep`) for status and listing; nothing survives a restart.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from genai_mcp.tools.errors import BusyError, CancelledError, GenAIError, InvalidInputError
+from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask, LossPoint
+
+__all__ = ["CURVE_POINTS", "JobManager", "Progress"]
+
+Progress = Callable[[int, int, float], None]
+CURVE_POINTS = 200
+_FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class _Job:
+    job_id: str
+    adapter: str
+    task: LoraTask
+    run: Callable[[Progress], LoraResult] | None
+    total_steps: int | None
+    state: JobState = "queued"
+    step: int = 0
+    loss: float | None = None
+    curve: list[LossPoint] = field(default_factory=list)
+    created: str = field(default_factory=_now)
+    started: str | None = None
+    finished: str | None = None
+    t_start: float | None = None
+    t_end: float | None = None
+    error: str | None = None
+    result: LoraResult | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def record(self, step: int, loss: float) -> None:
+        self.step, self.loss = step, loss
+        self.curve.append(LossPoint(step=step, loss=loss))
+        if len(self.curve) > 2 * CURVE_POINTS:
+            # Keep the curve's memory bounded on long runs: drop every other point, keep the last.
+            self.curve = [*self.curve[:-1:2], self.curve[-1]]
+
+
+class JobManager:
+    """Queue and run fine-tuning jobs; every method is safe to call from any thread."""
+
+    def __init__(self, *, max_queued: int = 1, keep: int = 100, queue_setting: str | None = None) -> None:
+        self.max_queued = max_queued
+        self.keep = keep
+        self._queue_setting = queue_setting
+        self._jobs: dict[str, _Job] = {}  # insertion order = submission order
+        self._queue: deque[_Job] = deque()
+        self._running: _Job | None = None
+        self._changed = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    def submit(
+        self,
+        run: Callable[[Progress], LoraResult],
+        *,
+        adapter: str,
+        task: LoraTask,
+        total_steps: int | None,
+    ) -> JobInfo:
+        """Queue `run`; BusyError if the queue is full, InvalidInputError if `adapter` is taken by a live job."""
+        with self._changed:
+            if self._closed:
+                raise BusyError("the server is shutting down; no new fine-tuning jobs are accepted")
+            live = [j for j in self._jobs.values() if j.state in ("queued", "running")]
+            for other in live:
+                if other.adapter == adapter:
+                    raise InvalidInputError(
+                        f"adapter name {adapter!r} is already being trained by job {other.job_id} "
+                        f"({other.state}); choose another name"
+                    )
+            if self._running is not None and len(self._queue) >= self.max_queued:
+                hint = f" (raise it with {self._queue_setting})" if self._queue_setting else ""
+                waiting = f" and {len(self._queue)} waiting" if self._queue else ""
+                raise BusyError(
+                    f"busy: job {self._running.job_id} (adapter {self._running.adapter!r}) is training"
+                    f"{waiting}; {self.max_queued} job(s) may wait{hint}. Try again when it finishes "
+                    "(job_status), or cancel it (cancel_job)."
+                )
+            job = _Job(
+                job_id="lora-" + secrets.token_hex(4),
+                adapter=adapter,
+                task=task,
+                run=run,
+                total_steps=total_steps,
+            )
+            self._jobs[job.job_id] = job
+            self._queue.append(job)
+            self._forget_old()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="lora-jobs", daemon=True)
+                self._worker.start()
+            self._changed.notify_all()
+            return self._info(job)
+
+    def status(self, job_id: str) -> JobInfo:
+        with self._changed:
+            return self._info(self._get(job_id))
+
+    def list(self) -> list[JobInfo]:
+        """All remembered jobs, newest first."""
+        with self._changed:
+            return [self._info(j) for j in reversed(self._jobs.values())]
+
+    def cancel(self, job_id: str) -> JobInfo:
+        """Stop a job: a queued one at once, a running one at its next step. Final jobs are left alone."""
+        with self._changed:
+            job = self._get(job_id)
+            if job.state == "queued":
+                self._queue.remove(job)
+                self._finish(job, "cancelled", "cancelled before it started")
+            elif job.state == "running":
+                job.cancel.set()
+            return self._info(job)
+
+    def wait(self, job_id: str, timeout: float, *, past_step: int | None = None) -> JobInfo:
+        """Block until the job is final (or, with `past_step`, has gone beyond that step), or `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            job = self._get(job_id)
+            while job.state not in _FINAL and (past_step is None or job.step <= past_step):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
+            return self._info(job)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Refuse new jobs, cancel queued and running ones, and wait up to `timeout` s for the worker."""
+        with self._changed:
+            self._closed = True
+            for job in list(self._queue):
+                self._finish(job, "cancelled", "the server shut down before it started")
+            self._queue.clear()
+            if self._running is not None:
+                self._running.cancel.set()
+            self._changed.notify_all()
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    # -- worker --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while not self._queue and not self._closed:
+                    self._changed.wait()
+                if not self._queue:
+                    return
+                job = self._queue.popleft()
+                self._running = job
+                job.state, job.started, job.t_start = "running", _now(), time.monotonic()
+                run, job.run = job.run, None  # the closure holds a model copy and data: drop it after use
+                self._changed.notify_all()
+            assert run is not None
+            try:
+                result = run(functools.partial(self._progress, job))
+            except CancelledError as exc:
+                self._end(job, "cancelled", str(exc))
+            except GenAIError as exc:
+                self._end(job, "failed", str(exc))
+            except Exception as exc:  # a bug: keep the worker alive for the next job, say what broke
+                self._end(job, "failed", f"internal error: {type(exc).__name__}: {exc}")
+            else:
+                with self._changed:
+                    job.result = result
+                self._end(job, "succeeded", None)
+
+    def _progress(self, job: _Job, step: int, total: int, loss: float) -> None:
+        with self._changed:
+            if job.cancel.is_set():
+                raise CancelledError(f"job {job.job_id} was cancelled after {job.step} of {total} steps")
+            job.total_steps = total
+            job.record(step, loss)
+            self._changed.notify_all()
+
+    def _end(self, job: _Job, state: JobState, error: str | None) -> None:
+        with self._changed:
+            self._finish(job, state, error)
+            self._running = None
+
+    def _finish(self, job: _Job, state: JobState, error: str | None) -> None:
+        job.state, job.error, job.finished, job.t_end = state, error, _now(), time.monotonic()
+        job.run = None
+        self._changed.notify_all()
+
+    # -- helpers (callers hold the lock) ---------------------------------------------------------
+
+    def _get(self, job_id: str) -> _Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            known = ", ".join(list(self._jobs)[-5:]) or "none"
+            raise InvalidInputError(
+                f"no job {job_id[:80]!r} (jobs are forgotten on restart; recent: {known}); see list_jobs"
+            )
+        return job
+
+    def _forget_old(self) -> None:
+        final = [j for j in self._jobs.values() if j.state in _FINAL]
+        for job in final[: max(0, len(final) - self.keep)]:
+            del self._jobs[job.job_id]
+
+    def _info(self, job: _Job) -> JobInfo:
+        position = None
+        if job.state == "queued":
+            position = self._queue.index(job) + (1 if self._running is not None else 0)
+        elapsed = None
+        if job.t_start is not None:
+            elapsed = round((job.t_end or time.monotonic()) - job.t_start, 3)
+        curve = job.curve
+        if len(curve) > CURVE_POINTS:
+            stride = -(-(len(curve) - 1) // (CURVE_POINTS - 1))
+            curve = [*curve[:-1:stride], curve[-1]]
+        result = job.result
+        return JobInfo(
+            job_id=job.job_id,
+            state=job.state,
+            adapter=job.adapter,
+            task=job.task,
+            queue_position=position,
+            step=job.step,
+            total_steps=job.total_steps,
+            loss=job.loss,
+            loss_curve=list(curve),
+            eval_metric=result.eval_metric if result else None,
+            metric_before=result.metric_before if result else None,
+            metric_after=result.metric_after if result else None,
+            created=job.created,
+            started=job.started,
+            finished=job.finished,
+            elapsed_seconds=elapsed,
+            error=job.error,
+            result=result,
+        )
