@@ -64,6 +64,9 @@ def host_config(data_dir: str, port: int) -> dict[str, Any]:
                 "env": {"HF_HUB_OFFLINE": "1", "GENAI_MCP_DATA_DIR": data_dir},
                 # describe_image asks the host's LLM; here that is the house GPT-2, run by the host.
                 "sampling": {"backend": "local", "max_tokens": 32, "seed": 0},
+                # lora_finetune asks for a confirmation; a script answers it by policy: accept the
+                # plan, changing only the step count (a person at a terminal would use mode "terminal").
+                "elicitation": {"mode": "answers", "answers": {"max_steps": 60}},
             },
             "remote": {
                 "url": f"http://127.0.0.1:{port}/mcp",
@@ -293,6 +296,50 @@ async def retrieval(host: Host, bars: ProgressBars) -> None:
     )
 
 
+RECIPES = [
+    f"Stir the {a} into the {b} and bake for {n} minutes until golden."
+    for n, (a, b) in enumerate(
+        [
+            (a, b)
+            for a in ("butter", "sugar", "flour", "honey", "cream")
+            for b in ("dough", "batter", "sauce")
+        ],
+        start=10,
+    )
+]
+
+
+async def fine_tuning(host: Host, bars: ProgressBars) -> None:
+    r = await call(
+        host,
+        bars,
+        "local.lora_finetune",
+        {"task": "causal-lm", "dataset": RECIPES, "name": "recipes", "batch_size": 4, "wait_seconds": 120},
+    )
+    f = r.structured_content or {}
+    if f["status"] != "succeeded":
+        raise SystemExit(f"lora_finetune: {f['status']}: {f['note']}")
+    result, plan = f["job"]["result"], f["plan"]
+    table(
+        "lora_finetune (house GPT-2, confirmed by the host's elicitation policy)",
+        [
+            (
+                "trainable",
+                f"{plan['trainable_params']:,} of {plan['total_params']:,} ({plan['trainable_share']:.2%})",
+            ),
+            ("steps", f"{result['steps_done']} (the form's answer; the plan said {plan['steps']})"),
+            ("held-out perplexity", f"{result['metric_before']:.1f} -> {result['metric_after']:.1f}"),
+            ("adapter", result["adapter_uri"]),
+        ],
+    )
+    prompt = {"prompt": "Stir the", "max_new_tokens": 14, "temperature": 0.0}
+    base = (await call(host, bars, "local.generate_text", prompt)).structured_content or {}
+    tuned = (
+        await call(host, bars, "local.generate_text", {**prompt, "adapter": "recipes"})
+    ).structured_content or {}
+    table("generate_text with and without the adapter", [("base", base["text"]), ("adapter", tuned["text"])])
+
+
 async def main() -> None:
     out_dir = Path(tempfile.mkdtemp(prefix="genai-mcp-demo-"))
     token = secrets.token_urlsafe(24)
@@ -314,6 +361,7 @@ async def main() -> None:
                 await text(host, bars)
                 await diffusion(host, bars, out_dir)
                 await retrieval(host, bars)
+                await fine_tuning(host, bars)
         console.rule(f"done; images under {out_dir}")
     finally:
         http_server.terminate()

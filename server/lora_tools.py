@@ -152,7 +152,7 @@ def _confirmation_message(plan: lora.LoraPlan) -> str:
     labels = f", classes {', '.join(plan.labels)}" if plan.labels else ""
     return (
         f"Fine-tune {plan.base_model} with LoRA ({plan.task}) and save adapter {plan.adapter!r}?\n"
-        f"Trains {plan.trainable_params:,} of {plan.total_params:,} parameters ({share}; rank {plan.rank}, "
+        f"Trainable: {plan.trainable_params:,} of {plan.total_params:,} parameters ({share}; rank {plan.rank}, "
         f"alpha {plan.alpha:g}, modules {', '.join(plan.target_modules)}).\n"
         f"Data: {plan.train_examples} training and {plan.eval_examples} held-out examples{labels}.\n"
         f"{plan.steps} steps of batch {plan.batch_size} (about {plan.epochs:.3g} epochs) at learning rate "

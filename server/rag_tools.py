@@ -1,8 +1,13 @@
 """MCP tools for retrieval-augmented generation: rag_index, rag_search, rag_answer, rag_collections, rag_delete.
 
-Collections live under `<data_dir>/rag/`. rag_answer retrieves, then asks the client's LLM through
-sampling exactly as describe_image does (see vision_tools for what each client behaviour leads to):
-without sampling the numbered context still comes back, with `answer: null` and a status saying why.
+Collections live under `<data_dir>/rag/` (settings.rag_dir). The GENAI_MCP_RAG_* settings bound
+each call (a refusal names the variable to raise); the embedder runs on GENAI_MCP_RAG_DEVICE, or
+else on GENAI_MCP_DEVICE (auto: cuda when torch sees one, else cpu); a bad device is refused when
+a tool first needs the embedder, as a ToolError naming the variable.
+
+rag_answer retrieves, then asks the client's LLM through sampling exactly as describe_image does
+(see vision_tools for what each client behaviour leads to): without sampling the numbered context
+still comes back, with `answer: null` and a status saying why.
 """
 
 # No `from __future__ import annotations`: the SDK evaluates rag_answer's annotations against this
@@ -18,6 +23,7 @@ from pydantic import BaseModel, Field
 from genai_mcp.server.adapters import register_model_tool, tool_errors
 from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
 from genai_mcp.server.services import Services
+from genai_mcp.server.settings import ENV_PREFIX
 from genai_mcp.tools import rag
 from genai_mcp.tools.rag.schemas import CollectionName, SearchMode
 
@@ -46,12 +52,24 @@ class RagCollectionsRequest(BaseModel):
     pass
 
 
+_LIMITS = ("max_documents", "max_document_chars", "max_query_chars", "max_k")
+
+
 def rag_limits(services: Services) -> rag.RagLimits:
-    return rag.RagLimits(roots=tuple(services.settings.roots))
+    """The rag_* settings as the domain's limits, each refusal naming its GENAI_MCP_RAG_* variable."""
+    settings = services.settings
+    device_field = "rag_device" if settings.rag_device is not None else "device"
+    return rag.RagLimits(
+        roots=tuple(settings.roots),
+        device=settings.rag_device if settings.rag_device is not None else settings.device,
+        device_setting=ENV_PREFIX + device_field.upper(),
+        settings={name: f"{ENV_PREFIX}RAG_{name.upper()}" for name in _LIMITS},
+        **{name: getattr(settings, "rag_" + name) for name in _LIMITS},
+    )
 
 
 def register(server: MCPServer[Any], services: Services) -> None:
-    store = rag.RagStore(services.settings.data_dir / "rag")
+    store = rag.RagStore(services.settings.rag_dir)
     limits = rag_limits(services)
     read_only = ToolAnnotations(
         read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -82,6 +100,8 @@ def register(server: MCPServer[Any], services: Services) -> None:
             "Chunks documents (inline text, or files under the server's roots: " + suffixes + "), embeds "
             "each chunk (default all-MiniLM-L6-v2, 384-d, mean pooling) and stores it in the collection "
             "(FAISS for vectors, SQLite FTS5 for keywords); the collection is created on first use. "
+            "Chunk sizes count the embedding model's tokens; MiniLM reads 254 per chunk and embeds a "
+            "longer chunk from its start (counted in truncated_chunks). "
             "Re-indexing a document id replaces its chunks. A write is all-or-nothing. "
             f"At most {limits.max_documents} documents per call, {limits.max_document_chars} chars each."
         ),

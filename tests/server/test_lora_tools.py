@@ -257,12 +257,12 @@ def test_text_adapter_changes_generate_text(setup: Setup) -> None:
         }
         out = ok(await client.call_tool("lora_finetune", {**args, "wait_seconds": 120}))
         assert out["status"] == "succeeded", out["note"]
-        prompt = {"prompt": "the zebra number 3", "max_new_tokens": 16, "temperature": 0}
+        prompt = {"prompt": "It was late. ", "max_new_tokens": 16, "temperature": 0}
         base = ok(await client.call_tool("generate_text", prompt))
         tuned = ok(await client.call_tool("generate_text", {**prompt, "adapter": "zebra-gen"}))
         assert tuned["model"].endswith("+adapter:zebra-gen")
-        assert tuned["completion"] != base["completion"]
-        assert "sings" in tuned["completion"] or "zebra" in tuned["completion"], tuned["completion"]
+        assert tuned["text"] != base["text"]
+        assert "sings" in tuned["text"] or "zebra" in tuned["text"], tuned["text"]
         # Scored by the adapter, the training style is far likelier.
         text = {"text": ZEBRA[5]}
         before = ok(await client.call_tool("perplexity", text))["perplexity"]
@@ -293,7 +293,7 @@ def test_image_adapter_learns_inverted_digits_and_classify_image_uses_it(setup: 
 
     async def accuracy(client: Client, **extra: Any) -> float:
         out = ok(await client.call_tool("classify_image", {"image": specs, "top_k": 1, **extra}))
-        top = [r["labels"][0]["label"] for r in out["results"]]
+        top: list[str] = [r["labels"][0]["label"] for r in out["results"]]
         return sum(t == str(y) for t, y in zip(top, truth[:60], strict=True)) / len(specs)
 
     async def check(client: Client) -> None:

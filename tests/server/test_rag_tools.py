@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -133,7 +134,7 @@ def test_rag_answer_with_and_without_sampling(
                     "collection": "answers",
                     "paths": ["tickets.md"],
                     "chunking": "lines",
-                    "chunk_size": 12,
+                    "chunk_size": 24,  # tokens: one ticket line each
                     "overlap": 0,
                 },
             )
@@ -160,10 +161,37 @@ def test_rag_answer_with_and_without_sampling(
         ),
         ("rag_index", {"collection": "c", "paths": ["report.pdf"]}, "allowed suffixes: .txt, .md, .rst"),
         ("rag_index", {"collection": "c", "paths": ["/etc/passwd.txt"]}, "outside the allowed roots"),
-        ("rag_index", {"collection": "c", "documents": [{"text": "x"}] * 101}, "over the limit of 100"),
+        (
+            "rag_index",
+            {"collection": "c", "documents": [{"text": "x"}] * 101},
+            "over the limit of 100 (raise it with GENAI_MCP_RAG_MAX_DOCUMENTS)",
+        ),
+        (
+            "rag_index",
+            {"collection": "c", "documents": [{"text": "x" * 1_000_001}]},
+            "over the limit of 1000000 (raise it with GENAI_MCP_RAG_MAX_DOCUMENT_CHARS)",
+        ),
+        (
+            "rag_index",
+            {"collection": "c", "documents": [{"text": "x"}], "chunk_size": 10, "overlap": 10},
+            "overlap (10) must be smaller than chunk_size (10)",
+        ),
         ("rag_search", {"collection": "nope", "query": "x"}, "no collection named 'nope'"),
-        ("rag_search", {"collection": "docs", "query": "x", "k": 51}, "k is 51, over the limit of 50"),
-        ("rag_search", {"collection": "docs", "query": "x" * 2001}, "query length in chars is 2001"),
+        (
+            "rag_search",
+            {"collection": "docs", "query": "x", "k": 51},
+            "k is 51, over the limit of 50 (raise it with GENAI_MCP_RAG_MAX_K)",
+        ),
+        (
+            "rag_search",
+            {"collection": "docs", "query": "x" * 2001},
+            "query length in chars is 2001, over the limit of 2000 (raise it with GENAI_MCP_RAG_MAX_QUERY_CHARS)",
+        ),
+        (
+            "rag_search",
+            {"collection": "docs", "query": "x", "mode": "fuzzy"},
+            "Input should be 'dense', 'keyword' or 'hybrid'",
+        ),
         ("rag_answer", {"collection": "nope", "question": "x"}, "no collection named 'nope'"),
         ("rag_delete", {"collection": "nope"}, "no collection named 'nope'"),
     ],
@@ -174,5 +202,64 @@ def test_bad_inputs_are_tool_errors_that_name_the_problem(
     async def check(client: Client) -> None:
         result = await client.call_tool(tool, args)
         assert result.is_error and message in text_of(result), text_of(result)
+
+    run(server, check)
+
+
+def test_settings_bound_the_tools_and_place_the_store(tmp_path: Path) -> None:
+    settings = ServerSettings(
+        data_dir=tmp_path / "data", rag_device="cpu", rag_max_k=2, rag_max_documents=1, log_level="WARNING"
+    )
+    server = create_server(settings)
+
+    async def check(client: Client) -> None:
+        done = ok(
+            await client.call_tool(
+                "rag_index", {"collection": "s", "documents": [{"id": "a", "text": "Hi."}]}
+            )
+        )
+        assert done["embedding_device"] == "cpu" and done["truncated_chunks"] == 0
+        assert (settings.rag_dir / "s" / "meta.sqlite").is_file()
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            (
+                "rag_search",
+                {"collection": "s", "query": "hi", "k": 3},
+                "k is 3, over the limit of 2 (raise it with GENAI_MCP_RAG_MAX_K)",
+            ),
+            (
+                "rag_index",
+                {"collection": "s", "documents": [{"text": "a"}, {"text": "b"}]},
+                "documents in one call is 2, over the limit of 1 (raise it with GENAI_MCP_RAG_MAX_DOCUMENTS)",
+            ),
+        ]
+        for tool, args, message in cases:
+            result = await client.call_tool(tool, args)
+            assert result.is_error and message in text_of(result), text_of(result)
+
+    run(server, check)
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        (
+            "gpu0",
+            "unknown device 'gpu0'; allowed: auto, cpu, cuda, cuda:N (the embedding device comes from GENAI_MCP_RAG_DEVICE)",
+        ),
+        ("cuda:7", "(the embedding device comes from GENAI_MCP_RAG_DEVICE)"),
+    ],
+)
+def test_a_bad_embedding_device_is_a_tool_error_naming_the_setting(
+    tmp_path: Path, device: str, message: str
+) -> None:
+    server = create_server(ServerSettings(data_dir=tmp_path, rag_device=device, log_level="WARNING"))
+
+    async def check(client: Client) -> None:
+        for _ in range(2):  # the server stays up and answers the same way
+            result = await client.call_tool(
+                "rag_index", {"collection": "d", "documents": [{"text": "some text"}]}
+            )
+            assert result.is_error and message in text_of(result), text_of(result)
+        assert ok(await client.call_tool("rag_collections", {}))["collections"] == []
 
     run(server, check)

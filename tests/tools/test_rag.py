@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pydoc_data.topics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from genai_mcp.tools import rag
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.rag.chunking import chunk_text
+from genai_mcp.tools.rag.embed import tokenizer
 
 TICKETS = {
     "t1": "Ticket QX7743KZ: the nightly export job failed because the disk was full.",
@@ -58,17 +60,47 @@ def hits(
 # ---- chunking
 
 
-def test_chunking_modes() -> None:
-    text = "one two three\nfour five\n\nsix seven eight nine\n\n" + " ".join(f"w{i}" for i in range(25))
-    packed = chunk_text(text, "paragraphs", 10, 2)  # 5 + 4 words fit in 10; the 25-word block is cut
+def test_chunking_counts_the_embedding_models_tokens() -> None:
+    tokens = tokenizer()
+    assert (tokens.max_tokens, tokens.content_tokens) == (256, 254)  # sentence_bert_config.json
+    assert tokens.count("QX7734ZK") == 7  # q ##x ##7 ##7 ##34 ##z ##k: one word, seven tokens
+    text = "one two three\nfour five\n\nsix seven eight nine\n\n" + " ".join(f"w{i}" for i in range(12))
+    packed = chunk_text(text, "paragraphs", 10, 2, tokens)  # 5 + 4 tokens fit in 10; "w0" is 2 tokens
     assert packed[0] == "one two three\nfour five\n\nsix seven eight nine"
-    assert [c.split()[0] for c in packed[1:]] == ["w0", "w8", "w16"] and packed[-1].endswith("w24")
-    assert chunk_text("a b\nc d\ne f g", "lines", 4, 0) == ["a b\nc d", "e f g"]
-    windows = chunk_text(" ".join(map(str, range(10))), "tokens", 4, 1)
+    assert packed[1:] == ["w0 w1 w2 w3 w4", "w4 w5 w6 w7 w8", "w8 w9 w10 w11"]
+    assert chunk_text("a b\nc d\ne f g", "lines", 4, 0, tokens) == ["a b\nc d", "e f g"]
+    windows = chunk_text(" ".join(map(str, range(10))), "tokens", 4, 1, tokens)
     assert windows == ["0 1 2 3", "3 4 5 6", "6 7 8 9"]
-    assert chunk_text("  \n\n ", "paragraphs", 10, 0) == []
+    # A cut never splits a word: the 7-token id moves whole into the next window.
+    assert chunk_text("the ticket QX7734ZK is open", "tokens", 8, 0, tokens) == [
+        "the ticket",
+        "QX7734ZK is",
+        "open",
+    ]
+    assert chunk_text("QX7734ZKQX7734ZK", "tokens", 8, 2, tokens)[0] == "QX7734ZKQ"  # one word > window
+    assert chunk_text("  \n\n ", "paragraphs", 10, 0, tokens) == []
     with pytest.raises(InvalidInputError, match="overlap"):
-        chunk_text("x", "tokens", 4, 4)
+        chunk_text("x", "tokens", 4, 4, tokens)
+
+
+def test_token_windows_fit_the_encoder_and_longer_chunks_are_reported(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+    topic = pydoc_data.topics.topics["formatstrings"][:6000]
+    tokens = tokenizer()
+    windows = chunk_text(topic, "tokens", 254, 32, tokens)
+    assert max(tokens.count(w) for w in windows) == 254 and len(windows) == -(
+        -(tokens.count(topic) - 32) // 222
+    )
+    ids = [tokens.hf(w, add_special_tokens=False)["input_ids"] for w in windows[:2]]
+    assert ids[0][-32:] == ids[1][:32]  # consecutive windows share `overlap` tokens
+    fitted = index(store, {"f": topic}, chunking="tokens", chunk_size=254, overlap=32)
+    assert (fitted.documents[0].chunks, fitted.truncated_chunks, fitted.embedding_device) == (
+        len(windows),
+        0,
+        "cpu",
+    )
+    long = index(store, {"f": topic}, chunking="paragraphs", chunk_size=600, overlap=0)
+    assert 0 < long.truncated_chunks <= long.documents[0].chunks
 
 
 # ---- collections on disk
@@ -86,7 +118,7 @@ def test_index_reindex_delete_and_restart(tmp_path: Path) -> None:
             "a": "Photosynthesis turns light into sugar inside green leaves.\nPlants also need water and carbon dioxide."
         },
         chunking="lines",
-        chunk_size=8,
+        chunk_size=12,  # the lines are 11 and 8 tokens: one chunk each
         overlap=0,
     )
     assert again.documents[0].replaced_chunks == 1 and again.documents[0].chunks == 2
@@ -113,6 +145,28 @@ def test_index_reindex_delete_and_restart(tmp_path: Path) -> None:
     assert rag.list_collections(store).collections == []
     with pytest.raises(InvalidInputError, match="no collection named 'c'"):
         hits(store, "anything")
+
+
+def test_search_sees_writes_of_another_store_and_a_recreated_collection(tmp_path: Path) -> None:
+    reader, writer = rag.RagStore(tmp_path), rag.RagStore(tmp_path)  # as two processes would
+    index(writer, {"a": "Paris is the capital of France."})
+    assert hits(reader, "French capital", "dense") == ["a"]  # the reader now holds generation 1
+    rag.delete(rag.DeleteRequest(collection="c"), writer)
+    index(writer, {"z": "Zebras have stripes."})  # generation 1 again, same file size, another collection
+    assert hits(reader, "French capital", "dense") == ["z"]
+    index(writer, {"b": "The Nile flows north."})
+    assert hits(reader, "river in Egypt", "dense", k=1) == ["b"]
+
+
+def test_encoding_in_length_order_keeps_each_texts_row() -> None:
+    import numpy as np
+
+    from genai_mcp.tools.rag.embed import embedder
+
+    texts = ["a much longer sentence about rivers, mountains and the sea", "short", "a medium text"]
+    together = embedder("all-MiniLM-L6-v2", "cpu").encode(texts)
+    alone = np.concatenate([embedder("all-MiniLM-L6-v2", "cpu").encode([t]) for t in texts])
+    assert together.shape == (3, 384) and np.allclose(together, alone, atol=1e-5)
 
 
 @pytest.mark.parametrize("stage", ["rows_written", "index_written", "before_commit"])

@@ -11,6 +11,7 @@ Importing this package imports only pydantic; torch, transformers and peft load 
 
 from __future__ import annotations
 
+from genai_mcp.tools.lora.data import LoraLimits
 from genai_mcp.tools.lora.schemas import (
     ADAPTER_NAME_PATTERN,
     AdapterInfo,
@@ -24,14 +25,17 @@ from genai_mcp.tools.lora.schemas import (
     LoraTask,
     LossPoint,
 )
+from genai_mcp.tools.lora.store import AdapterStore
 
 __all__ = [
     "ADAPTER_NAME_PATTERN",
     "AdapterInfo",
     "AdapterName",
+    "AdapterStore",
     "JobInfo",
     "JobState",
     "LabelledImage",
+    "LoraLimits",
     "LoraPlan",
     "LoraRequest",
     "LoraResult",

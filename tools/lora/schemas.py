@@ -103,10 +103,19 @@ class LoraRequest(BaseModel):
     )
     max_steps: int | None = Field(None, ge=1, description="Optimizer steps; overrides epochs when set.")
     epochs: float | None = Field(
-        None, gt=0, le=1000, description="Passes over the training split when max_steps is null (default 3)."
+        None,
+        gt=0,
+        le=1000,
+        description=(
+            "Passes over the training split when max_steps is null (default 3). For causal-lm an example is a "
+            "block of up to 128 tokens, so a small text set makes few steps per epoch."
+        ),
     )
     learning_rate: float | None = Field(
-        None, gt=0, le=1, description="AdamW learning rate; null for the task default (3e-3)."
+        None,
+        gt=0,
+        le=1,
+        description="AdamW peak learning rate; null for the task default (causal-lm 3e-3, image-classification 1e-2).",
     )
     batch_size: int = Field(8, ge=1, description="Examples per optimizer step.")
     eval_fraction: float = Field(

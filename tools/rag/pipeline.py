@@ -6,12 +6,13 @@ import hashlib
 import os
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.rag.chunking import chunk_text
-from genai_mcp.tools.rag.embed import embedder
+from genai_mcp.tools.rag.embed import Embedder, embedder, tokenizer
 from genai_mcp.tools.rag.schemas import (
     DEFAULT_EMBEDDING_MODEL,
     RRF_K,
@@ -50,13 +51,30 @@ ANSWER_SYSTEM_PROMPT = (
 
 @dataclass(frozen=True)
 class RagLimits:
-    """What one call may ask for, and the folders files may be read from."""
+    """What one call may ask for, the folders files may be read from, and where the embedder runs.
+
+    `settings` maps a limit's field name (e.g. "max_k") to the setting that raises it (e.g. an
+    environment variable); a refusal names it. `device` is auto, cpu, cuda or cuda:N (None: auto),
+    set by `device_setting`.
+    """
 
     max_documents: int = 100
     max_document_chars: int = 1_000_000
     max_query_chars: int = 2_000
     max_k: int = 50
     roots: tuple[Path, ...] = ()
+    device: str | None = None
+    device_setting: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self, limit: str, what: str, value: int) -> None:
+        """LimitExceededError naming `what` and the setting of `limit` when value exceeds it."""
+        allowed: int = getattr(self, limit)
+        if value > allowed:
+            raise LimitExceededError(what, value, allowed, setting=self.settings.get(limit))
+
+    def embedder(self, model: str) -> Embedder:
+        return embedder(model, self.device, device_setting=self.device_setting)
 
 
 def index_documents(
@@ -67,8 +85,7 @@ def index_documents(
     total = len(request.documents) + len(request.paths)
     if total == 0:
         raise InvalidInputError("nothing to index: give documents (inline text) or paths")
-    if total > limits.max_documents:
-        raise LimitExceededError("documents in one call", total, limits.max_documents)
+    limits.check("max_documents", "documents in one call", total)
     texts: dict[str, str] = {}
     for doc in request.documents:
         texts[doc.id or "sha256:" + hashlib.sha256(doc.text.encode()).hexdigest()[:16]] = doc.text
@@ -80,17 +97,21 @@ def index_documents(
     if model_name is None:
         model_name = store.state(request.collection).model if store.exists(request.collection) else ""
         model_name = model_name or DEFAULT_EMBEDDING_MODEL
+    for doc_id, text in texts.items():
+        limits.check("max_document_chars", f"document {doc_id!r} length in chars", len(text))
+    tokens = tokenizer(model_name)
     prepared = []
     for doc_id, text in texts.items():
-        if len(text) > limits.max_document_chars:
-            raise LimitExceededError(
-                f"document {doc_id!r} length in chars", len(text), limits.max_document_chars
-            )
-        pieces = chunk_text(text, request.chunking, request.chunk_size, request.overlap)
+        pieces = chunk_text(text, request.chunking, request.chunk_size, request.overlap, tokens)
         if not pieces:
             raise InvalidInputError(f"document {doc_id!r} holds no words")
         prepared.append((doc_id, [Chunk(doc_id, i, p) for i, p in enumerate(pieces)]))
-    encoder = embedder(model_name)
+    truncated = 0
+    if request.chunk_size > tokens.content_tokens:  # otherwise no chunk can be longer than the window
+        truncated = sum(
+            tokens.count(c.text) > tokens.content_tokens for _, chunks in prepared for c in chunks
+        )
+    encoder = limits.embedder(model_name)
     batch = [(doc_id, chunks, encoder.encode([c.text for c in chunks])) for doc_id, chunks in prepared]
     state, replaced = store.upsert(
         request.collection, model_name, encoder.dimensions, batch, fail_point=fail_point
@@ -105,6 +126,8 @@ def index_documents(
         total_chunks=state.chunks,
         generation=state.generation,
         embedding_model=model_name,
+        embedding_device=encoder.device,
+        truncated_chunks=truncated,
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )
 
@@ -112,16 +135,14 @@ def index_documents(
 def search(request: SearchRequest, store: RagStore, limits: RagLimits) -> SearchResult:
     """Hits best first, at most k: dense cosine, keyword bm25, or both fused by reciprocal rank."""
     started = time.perf_counter()
-    if len(request.query) > limits.max_query_chars:
-        raise LimitExceededError("query length in chars", len(request.query), limits.max_query_chars)
-    if request.k > limits.max_k:
-        raise LimitExceededError("k", request.k, limits.max_k)
+    limits.check("max_query_chars", "query length in chars", len(request.query))
+    limits.check("max_k", "k", request.k)
     state = store.state(request.collection)
     depth = request.k if request.mode != "hybrid" else max(4 * request.k, 20)
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
     if request.mode in ("dense", "hybrid"):
-        vector = embedder(state.model).encode([request.query])[0]
+        vector = limits.embedder(state.model).encode([request.query])[0]
         dense = store.dense(request.collection, vector, depth)
     if request.mode in ("keyword", "hybrid"):
         keyword = store.keyword(request.collection, _TERM.findall(request.query.lower()), depth)
@@ -231,9 +252,12 @@ def _read_file(raw: str, limits: RagLimits) -> str:
         if not any(real.is_relative_to(root) for root in roots):
             raise InvalidInputError(f"the path {raw[:200]!r} is outside the allowed roots ({allowed})")
         if real.is_file():
-            if os.path.getsize(real) > 4 * limits.max_document_chars:
+            if os.path.getsize(real) > 4 * limits.max_document_chars:  # UTF-8: at most 4 bytes a char
                 raise LimitExceededError(
-                    f"file {raw!r} size in bytes", os.path.getsize(real), 4 * limits.max_document_chars
+                    f"file {raw!r} size in bytes",
+                    os.path.getsize(real),
+                    4 * limits.max_document_chars,
+                    setting=limits.settings.get("max_document_chars"),
                 )
             try:
                 return real.read_text(encoding="utf-8")

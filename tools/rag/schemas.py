@@ -58,18 +58,28 @@ class IndexRequest(BaseModel):
     chunking: ChunkingMode = Field(
         "paragraphs",
         description=(
-            "paragraphs: blank-line separated blocks packed up to chunk_size words; lines: lines packed up "
-            "to chunk_size words; tokens: windows of chunk_size words advancing by chunk_size - overlap."
+            "paragraphs: blank-line separated blocks packed up to chunk_size tokens; lines: lines packed up "
+            "to chunk_size tokens; tokens: windows of chunk_size tokens, each starting overlap tokens before "
+            "the previous one ends. A block or line longer than chunk_size is cut into such windows. Cuts "
+            "fall between words."
         ),
     )
     chunk_size: int = Field(
-        200, ge=8, le=2000, description="Words per chunk at most (words = whitespace tokens)."
+        200,
+        ge=8,
+        le=2000,
+        description=(
+            "Tokens per chunk at most. A token is one piece of the embedding model's tokenizer (MiniLM: "
+            "uncased WordPiece, about 1.3 per English word; [CLS]/[SEP] not counted). MiniLM reads 254 "
+            "such tokens per chunk: a longer chunk is embedded from its first 254 only (its whole text is "
+            "still stored, keyword-searchable and returned) and counted in truncated_chunks."
+        ),
     )
     overlap: int = Field(
         40,
         ge=0,
         le=1000,
-        description="Words shared by consecutive windows (tokens mode, and long paragraphs).",
+        description="Tokens shared by consecutive windows (tokens mode, and cut blocks or lines); < chunk_size.",
     )
     embedding_model: str | None = Field(
         None,
@@ -93,6 +103,13 @@ class IndexResult(BaseModel):
     total_chunks: int
     generation: int = Field(description="Increases by one with every committed write to the collection.")
     embedding_model: str
+    embedding_device: str = Field(description="Where the embedder ran: cpu, cuda or cuda:N.")
+    truncated_chunks: int = Field(
+        description=(
+            "Chunks of this call longer than the embedding model reads (MiniLM: 254 tokens); each is "
+            "embedded from its beginning only. 0 whenever chunk_size is within that window."
+        )
+    )
     elapsed_ms: float
 
 

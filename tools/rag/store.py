@@ -2,7 +2,7 @@
 
 Layout of `<root>/<collection>/`:
 
-    meta.sqlite          documents, chunks, chunks_fts (FTS5), meta(generation, model, dimensions)
+    meta.sqlite          documents, chunks, chunks_fts (FTS5), meta(generation, model, dimensions, uid)
     index-<gen>.faiss    IndexIDMap(IndexFlatIP) over unit vectors; ids are chunk ids
 
 A write embeds first (slow, outside any lock), then in one SQLite transaction replaces the chunks,
@@ -10,6 +10,10 @@ writes the whole new FAISS index as `index-<gen+1>.faiss` (temp file, fsync, ren
 generation to gen+1 before COMMIT. SQLite's generation names the current index file, so a crash
 anywhere before COMMIT leaves the previous generation current and intact; a file of a generation
 that never committed is ignored and removed by the next write.
+
+Searches keep each collection's current index in memory (a few collections, least recently used
+out), keyed by the collection's uid, its generation and the file's identity, so a write by any
+process is seen at once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +41,8 @@ __all__ = ["Chunk", "CollectionState", "FailPoint", "RagStore", "StoredChunk"]
 
 # Called with a stage name at each step of a write; raising there aborts the write (crash tests).
 FailPoint = Callable[[str], None]
+
+_INDEXES_KEPT = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,6 +89,8 @@ class RagStore:
     def __init__(self, root: Path):
         self.root = root
         self._write_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._indexes: OrderedDict[str, tuple[tuple[str, int, int, int, int], Any]] = OrderedDict()
 
     # ---- reading
 
@@ -106,13 +116,13 @@ class RagStore:
 
     def dense(self, name: str, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         """(chunk id, cosine) best first, at most k."""
-        import faiss
-
         with self._read(name) as db:
             generation = self._state(db, name).generation
             if generation == 0:
                 return []
-            index = faiss.read_index(str(self._index_path(name, generation)))
+            row = db.execute("SELECT value FROM meta WHERE key = 'uid'").fetchone()
+            # Inside the read transaction: no writer can commit, so none removes this file meanwhile.
+            index = self._current_index(name, generation, row[0] if row else "")
         if index.ntotal == 0:
             return []
         scores, ids = index.search(query.reshape(1, -1), min(k, index.ntotal))
@@ -174,6 +184,8 @@ class RagStore:
                     index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
                 hook("rows_written")
             _set_meta(db, model=model, dimensions=dim)
+            if state.generation == 0:
+                _set_meta(db, uid=uuid.uuid4().hex)
             self._commit_index(db, name, index, state.generation + 1, hook)
             return self._state(db, name), replaced
 
@@ -193,9 +205,32 @@ class RagStore:
             # Rename first so that a reader never sees half a collection.
             doomed = self.root / f".deleted-{name}-{os.getpid()}-{threading.get_ident()}"
             os.replace(self.root / name, doomed)
+            with self._cache_lock:
+                self._indexes.pop(name, None)
             shutil.rmtree(doomed, ignore_errors=True)
 
     # ---- internals
+
+    def _current_index(self, name: str, generation: int, uid: str) -> Any:
+        """The index of `generation`, read from disk unless the copy in memory is of that very file."""
+        import faiss
+
+        path = self._index_path(name, generation)
+        st = os.stat(path)
+        # A dropped and re-created collection counts generations from 1 again: its uid tells it apart.
+        key = (uid, generation, st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._cache_lock:
+            kept = self._indexes.get(name)
+            if kept is not None and kept[0] == key:
+                self._indexes.move_to_end(name)
+                return kept[1]
+        index = faiss.read_index(str(path))
+        with self._cache_lock:
+            self._indexes[name] = (key, index)
+            self._indexes.move_to_end(name)
+            while len(self._indexes) > _INDEXES_KEPT:
+                self._indexes.popitem(last=False)
+        return index
 
     def _require(self, name: str) -> None:
         if not self.exists(name):
