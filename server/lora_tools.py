@@ -337,7 +337,7 @@ async def _wait_for(ctx: Context[Any], jobs: JobManager, job_id: str, wait: floa
     reported = -1
     try:
         while True:
-            if info.step != reported and info.state == "running":
+            if info.step != reported and info.step > 0:
                 reported = info.step
                 loss = f", loss {info.loss:.4f}" if info.loss is not None else ""
                 await ctx.report_progress(

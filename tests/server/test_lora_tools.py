@@ -255,8 +255,18 @@ def test_text_adapter_changes_generate_text(setup: Setup) -> None:
             "max_steps": 60,
             "confirm": True,
         }
-        out = ok(await client.call_tool("lora_finetune", {**args, "wait_seconds": 120}))
+        progress: list[tuple[float, float | None, str | None]] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            progress.append((done, total, message))
+
+        out = ok(
+            await client.call_tool(
+                "lora_finetune", {**args, "wait_seconds": 120}, progress_callback=on_progress
+            )
+        )
         assert out["status"] == "succeeded", out["note"]
+        assert progress[-1][:2] == (60, 60) and "loss" in (progress[-1][2] or ""), progress[-3:]
         prompt = {"prompt": "It was late. ", "max_new_tokens": 16, "temperature": 0}
         base = ok(await client.call_tool("generate_text", prompt))
         tuned = ok(await client.call_tool("generate_text", {**prompt, "adapter": "zebra-gen"}))

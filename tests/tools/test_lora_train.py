@@ -256,3 +256,10 @@ def test_limits_names_and_targets_are_checked(store: AdapterStore) -> None:
     assert (result.steps_done, result.plan.steps, result.plan.learning_rate) == (3, 3, 1e-3)
     with pytest.raises(InvalidInputError, match=f"{result.adapter!r} already exists"):
         _refusal(store, name=result.adapter)
+
+
+def test_default_steps_cover_three_epochs_but_at_least_fifty(store: AdapterStore) -> None:
+    small = _refusal(store)  # 10 short texts make one training block: 3 epochs would be 3 steps
+    assert small.plan.steps == 50
+    assert _refusal(store, LoraLimits(max_steps=20)).plan.steps == 20  # never past the limit
+    assert _refusal(store, epochs=3).plan.steps == 3  # asked for explicitly

@@ -107,8 +107,9 @@ class LoraRequest(BaseModel):
         gt=0,
         le=1000,
         description=(
-            "Passes over the training split when max_steps is null (default 3). For causal-lm an example is a "
-            "block of up to 128 tokens, so a small text set makes few steps per epoch."
+            "Passes over the training split when max_steps is null. Default: 3 epochs but at least 50 steps "
+            "(for causal-lm an example is a block of up to 128 tokens, so a small text set makes few steps "
+            "per epoch)."
         ),
     )
     learning_rate: float | None = Field(

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 __all__ = ["CURVE_POINTS", "DEFAULT_EPOCHS", "DEFAULT_LEARNING_RATE", "Prepared", "prepare", "train"]
 
 DEFAULT_EPOCHS = 3.0
+# With neither max_steps nor epochs given, a small dataset still gets enough steps to learn from
+# (3 epochs of 15 short texts is 3 steps); never more than the steps limit allows.
+DEFAULT_MIN_STEPS = 50
 DEFAULT_LEARNING_RATE = {"causal-lm": 3e-3, "image-classification": 1e-2}
 CURVE_POINTS = 200
 WARMUP_SHARE = 0.05
@@ -112,6 +115,8 @@ def prepare(
     batch = min(request.batch_size, examples.n_train)
     epochs = request.epochs if request.epochs is not None else DEFAULT_EPOCHS
     steps = request.max_steps or math.ceil(epochs * math.ceil(examples.n_train / batch))
+    if request.max_steps is None and request.epochs is None:
+        steps = max(steps, min(DEFAULT_MIN_STEPS, limits.max_steps))
     _check_limit(
         "the training steps (epochs x batches per epoch)", steps, limits.max_steps, "GENAI_MCP_LORA_MAX_STEPS"
     )
