@@ -101,10 +101,13 @@ def test_stop_string_ends_the_text_just_before_it(lm: Any) -> None:
     free = generate_text(_request(prompt=PROMPT, max_new_tokens=30, temperature=0))
     stop = free.text[12:15]
     cut = free.text.find(stop)
+    seen: list[tuple[int, int]] = []
     stopped = generate_text(
-        _request(prompt=PROMPT, max_new_tokens=30, temperature=0, stop=["never there", stop])
+        _request(prompt=PROMPT, max_new_tokens=30, temperature=0, stop=["never there", stop]),
+        lambda done, total: seen.append((done, total)),
     )
     assert (stopped.finish_reason, stopped.stop_string) == ("stop", stop)
+    assert seen[-1] == (30, 30)  # progress ends complete when the text ends early
     assert stopped.text == free.text[:cut]
     assert stopped.completion_tokens < free.completion_tokens
 
@@ -167,7 +170,7 @@ def test_limits_are_configurable_and_named() -> None:
             generate_text(request, limits=limits)
     with pytest.raises(LimitExceededError, match="GENAI_MCP_MAX_TEXT_CHARS"):
         perplexity(PerplexityRequest(model=MODEL, text="z" * 11), limits=limits)
-    with pytest.raises(InvalidInputError, match="not available yet"):
+    with pytest.raises(InvalidInputError, match="no adapters folder is configured"):
         generate_text(_request(prompt="x", adapter="mine"))
 
 

@@ -114,6 +114,9 @@ def generate_text(
         on_step=on_step,
     )
     seconds = time.perf_counter() - start
+    if on_step is not None and decoded.finish_reason in ("eos", "stop"):
+        # Ended before the budget: say the work is complete, so a progress bar does not stop short.
+        on_step(budget, budget)
     return GenerateTextResult(
         text=decoded.text,
         finish_reason=decoded.finish_reason,
