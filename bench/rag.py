@@ -15,7 +15,8 @@ process's first search, and what every search cost before the in-memory index). 
 P@1 (retrieval_metrics; hits collapsed to documents) on the big collection, where the stdlib
 docstrings are distractors, and on the eval set's own small corpus (the one the tests index).
 
-    python bench/rag.py [--chunks 10000] [--chunk-size 48] [--threads 2] [--rounds 3] [--json PATH]
+    python bench/rag.py [--chunks 10000] [--chunk-size 48] [--threads 2] [--query-threads 1]
+                        [--rounds 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -112,7 +113,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--chunks", type=int, default=10_000, help="chunks to index (about)")
     parser.add_argument("--chunk-size", type=int, default=48, help="MiniLM tokens per chunk at most")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads while indexing")
+    parser.add_argument(
+        "--query-threads", type=int, default=1, help="torch threads while querying (one short text)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="passes over the labelled queries per mode")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "rag.json")
     args = parser.parse_args()
@@ -122,7 +126,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     documents, planned = corpus(args.chunks, args.chunk_size)
     limits = rag.RagLimits(max_documents=PER_CALL, max_k=50)
-    report: dict[str, Any] = {"threads": args.threads, "chunk_size_tokens": args.chunk_size, "device": "cpu"}
+    report: dict[str, Any] = {
+        "threads": args.threads,
+        "query_threads": args.query_threads,
+        "chunk_size_tokens": args.chunk_size,
+        "device": "cpu",
+    }
     with tempfile.TemporaryDirectory() as folder:
         store = rag.RagStore(Path(folder))
         encoder = embedder()
@@ -155,6 +164,7 @@ def main() -> None:
             f"(embedding alone: {embed_rate:.1f} chunks/s; {args.threads} threads)"
         )
 
+        torch.set_num_threads(args.query_threads)
         latency: dict[str, list[float]] = {mode: [] for mode in ("embed query", COLD, *MODES)}
         for _ in range(args.rounds):
             for q in EVAL["queries"]:  # modes interleaved: a load swing hits them all
