@@ -13,7 +13,7 @@ from PIL import Image
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.images import ImagePolicy
-from genai_mcp.tools.lora.data import ImageData, LoraLimits, TextData, load_dataset
+from genai_mcp.tools.lora.data import MAX_KEPT_SIDE, ImageData, LoraLimits, TextData, load_dataset
 from genai_mcp.tools.lora.schemas import LoraRequest
 
 POLICY = ImagePolicy()
@@ -219,3 +219,14 @@ def test_dataset_shape_must_fit_the_task() -> None:
         images(["a text", "another"])
     with pytest.raises(InvalidInputError, match="causal-lm needs texts"):
         texts(labelled({"cat": 1, "dog": 1}))
+
+
+def test_large_images_are_kept_downscaled(tmp_path: Path) -> None:
+    big = Image.new("RGB", (2000, 1000), (200, 10, 10))
+    folder = tmp_path / "photos"
+    for label in ("red", "blue"):
+        (folder / label).mkdir(parents=True)
+        for i in range(2):
+            big.save(folder / label / f"{i}.png")
+    data = images("photos", tmp_path)
+    assert {image.size for image, _ in data.train + data.eval} == {(MAX_KEPT_SIDE, MAX_KEPT_SIDE // 2)}

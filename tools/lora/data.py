@@ -17,6 +17,8 @@ image-classification, `request.dataset` is one of
 The split is seeded by `request.seed`: texts are shuffled and max(1, round(n * eval_fraction)) held
 out; images are held out per class (round(n_c * eval_fraction), at least 1 of a class with 2 or
 more, never all of one), so every class is trained on. Counts are checked before anything is decoded.
+Images are kept at most MAX_KEPT_SIDE pixels a side (downscaled, aspect kept) while the dataset is
+in memory.
 """
 
 from __future__ import annotations
@@ -37,10 +39,19 @@ from genai_mcp.tools.paths import is_inside, resolve_under_roots
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["IMAGE_SUFFIXES", "TEXT_SUFFIXES", "ImageData", "LoraLimits", "TextData", "load_dataset"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MAX_KEPT_SIDE",
+    "TEXT_SUFFIXES",
+    "ImageData",
+    "LoraLimits",
+    "TextData",
+    "load_dataset",
+]
 
 TEXT_SUFFIXES = (".txt", ".jsonl")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
+MAX_KEPT_SIDE = 512
 EXAMPLES_SETTING = "GENAI_MCP_LORA_MAX_EXAMPLES"
 TEXT_CHARS_SETTING = "GENAI_MCP_LORA_MAX_TEXT_CHARS"
 ROOTS_SETTING = "GENAI_MCP_ROOTS"
@@ -302,11 +313,16 @@ def _decode(item: _Item, policy: ImagePolicy) -> Image:
     name = item.name
     try:
         if isinstance(item.source, str):
-            return load_image(item.source, policy)
-        # Already confined to limits.roots, which policy.roots need not repeat: read it here.
-        with open(item.source, "rb") as f:
-            data = f.read(policy.max_bytes + 1)  # decode_image refuses anything over max_bytes
-        return decode_image(data, policy)
+            image = load_image(item.source, policy)
+        else:
+            # Already confined to limits.roots, which policy.roots need not repeat: read it here.
+            with open(item.source, "rb") as f:
+                data = f.read(policy.max_bytes + 1)  # decode_image refuses anything over max_bytes
+            image = decode_image(data, policy)
+        # A whole dataset is held in memory: thousands of 40-megapixel photos would not fit, and
+        # image processors resize far below this side anyway.
+        image.thumbnail((MAX_KEPT_SIDE, MAX_KEPT_SIDE))
+        return image
     except LimitExceededError as exc:
         raise LimitExceededError(f"{name}: {exc.what}", exc.value, exc.limit, exc.setting) from None
     except InvalidInputError as exc:
