@@ -16,13 +16,21 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
+from genai_mcp.server.longwork import OnStep, run_with_progress
 from genai_mcp.tools.errors import GenAIError
 
-__all__ = ["describe_validation_error", "flat_signature", "register_model_tool", "tool_errors"]
+__all__ = [
+    "describe_validation_error",
+    "flat_signature",
+    "register_long_tool",
+    "register_model_tool",
+    "tool_errors",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +110,32 @@ def register_model_tool(
     adapter.__signature__ = flat_signature(request_model, result_model)  # type: ignore[attr-defined]
     adapter.__annotations__ = {}
     server.add_tool(adapter, name=name, title=title, description=description, annotations=annotations)
+
+
+def register_long_tool(
+    server: MCPServer[Any],
+    fn: Callable[[Any, OnStep], BaseModel],
+    request_model: type[BaseModel],
+    result_model: type[BaseModel],
+    *,
+    name: str,
+    title: str,
+    description: str,
+    annotations: ToolAnnotations,
+) -> None:
+    """Like register_model_tool (flat arguments, errors mapped to ToolError), for a
+    `fn(request, on_step)` that runs in a worker thread with progress and cancellation
+    (server/longwork.py)."""
+
+    async def tool(ctx: Context[Any], **kwargs: Any) -> BaseModel:
+        with tool_errors():
+            request = request_model(**kwargs)
+            return await run_with_progress(ctx, functools.partial(fn, request))
+
+    flat = flat_signature(request_model, result_model)
+    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
+    tool.__signature__ = flat.replace(parameters=[*flat.parameters.values(), context])  # type: ignore[attr-defined]
+    # The SDK finds the Context parameter through the annotations, the arguments through the signature.
+    tool.__annotations__ = {"ctx": Context, "return": result_model}
+    tool.__name__ = tool.__qualname__ = name
+    server.add_tool(tool, name=name, title=title, description=description, annotations=annotations)

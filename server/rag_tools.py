@@ -20,8 +20,9 @@ from mcp.server.mcpserver import Context, Resolve, Sample
 from mcp.types import CreateMessageResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from genai_mcp.server.adapters import register_model_tool, tool_errors
+from genai_mcp.server.adapters import register_long_tool, register_model_tool, tool_errors
 from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
+from genai_mcp.server.longwork import OnStep
 from genai_mcp.server.services import Services
 from genai_mcp.server.settings import ENV_PREFIX
 from genai_mcp.tools import rag
@@ -77,8 +78,8 @@ def register(server: MCPServer[Any], services: Services) -> None:
     suffixes = ", ".join(rag.ALLOWED_SUFFIXES)
 
     # Named functions, not lambdas: the SDK names its argument model (seen in errors) after them.
-    def rag_index(request: rag.IndexRequest) -> rag.IndexResult:
-        return rag.index_documents(request, store, limits)
+    def rag_index(request: rag.IndexRequest, on_step: OnStep) -> rag.IndexResult:
+        return rag.index_documents(request, store, limits, on_step)
 
     def rag_search(request: rag.SearchRequest) -> rag.SearchResult:
         return rag.search(request, store, limits)
@@ -89,7 +90,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
     def rag_delete(request: rag.DeleteRequest) -> rag.DeleteResult:
         return rag.delete(request, store)
 
-    register_model_tool(
+    register_long_tool(
         server,
         rag_index,
         rag.IndexRequest,
@@ -102,7 +103,8 @@ def register(server: MCPServer[Any], services: Services) -> None:
             "(FAISS for vectors, SQLite FTS5 for keywords); the collection is created on first use. "
             "Chunk sizes count the embedding model's tokens; MiniLM reads 254 per chunk and embeds a "
             "longer chunk from its start (counted in truncated_chunks). "
-            "Re-indexing a document id replaces its chunks. A write is all-or-nothing. "
+            "Re-indexing a document id replaces its chunks. A write is all-or-nothing. Reports progress "
+            "per 64 chunks embedded; cancelling writes nothing. "
             f"At most {limits.max_documents} documents per call, {limits.max_document_chars} chars each."
         ),
         annotations=ToolAnnotations(

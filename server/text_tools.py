@@ -9,17 +9,12 @@ for it, and a cancelled call stops at the next step.
 from __future__ import annotations
 
 import functools
-import inspect
-from collections.abc import Callable
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel
 
-from genai_mcp.server.adapters import flat_signature, tool_errors
-from genai_mcp.server.longwork import OnStep, run_with_progress
+from genai_mcp.server.adapters import register_long_tool
 from genai_mcp.server.services import Services
 from genai_mcp.tools import text
 
@@ -39,7 +34,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
     limits = text.TextLimits(
         max_new_tokens=s.max_new_tokens, max_stop_strings=s.max_stop_strings, max_text_chars=s.max_text_chars
     )
-    _register_long_tool(
+    register_long_tool(
         server,
         functools.partial(text.generate_text, limits=limits, adapters=services.adapters),
         text.GenerateTextRequest,
@@ -55,7 +50,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
         ),
         annotations=GENERATION,
     )
-    _register_long_tool(
+    register_long_tool(
         server,
         functools.partial(text.perplexity, limits=limits, adapters=services.adapters),
         text.PerplexityRequest,
@@ -70,31 +65,3 @@ def register(server: MCPServer[Any], services: Services) -> None:
         ),
         annotations=METRIC,
     )
-
-
-def _register_long_tool(
-    server: MCPServer[Any],
-    fn: Callable[[Any, OnStep], BaseModel],
-    request_model: type[BaseModel],
-    result_model: type[BaseModel],
-    *,
-    name: str,
-    title: str,
-    description: str,
-    annotations: ToolAnnotations,
-) -> None:
-    """Like adapters.register_model_tool (flat arguments, errors mapped to ToolError), for a
-    `fn(request, on_step)` that runs in a worker thread with progress and cancellation."""
-
-    async def tool(ctx: Context[Any], **kwargs: Any) -> BaseModel:
-        with tool_errors():
-            request = request_model(**kwargs)
-            return await run_with_progress(ctx, functools.partial(fn, request))
-
-    flat = flat_signature(request_model, result_model)
-    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-    tool.__signature__ = flat.replace(parameters=[*flat.parameters.values(), context])  # type: ignore[attr-defined]
-    # The SDK finds the Context parameter through the annotations, the arguments through the signature.
-    tool.__annotations__ = {"ctx": Context, "return": result_model}
-    tool.__name__ = tool.__qualname__ = name
-    server.add_tool(tool, name=name, title=title, description=description, annotations=annotations)

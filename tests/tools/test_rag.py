@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from genai_mcp.tools import rag
-from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.errors import CancelledError, InvalidInputError, LimitExceededError
 from genai_mcp.tools.rag.chunking import chunk_text
 from genai_mcp.tools.rag.embed import tokenizer
 
@@ -145,6 +145,29 @@ def test_index_reindex_delete_and_restart(tmp_path: Path) -> None:
     assert rag.list_collections(store).collections == []
     with pytest.raises(InvalidInputError, match="no collection named 'c'"):
         hits(store, "anything")
+
+
+def test_progress_counts_embedded_chunks_and_cancelling_writes_nothing(tmp_path: Path) -> None:
+    store = rag.RagStore(tmp_path)
+    index(store, {"keep": "This collection already holds one document."})
+    many = {f"d{i}": f"Paragraph {i} about topic {i}." for i in range(100)}  # one chunk each
+    request = rag.IndexRequest(
+        collection="c", documents=[rag.DocumentIn(id=k, text=v) for k, v in many.items()]
+    )
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_first(done: int, total: int) -> None:
+        seen.append((done, total))
+        raise CancelledError("enough")
+
+    with pytest.raises(CancelledError):
+        rag.index_documents(request, store, rag.RagLimits(), stop_after_first)
+    assert seen == [(rag.PROGRESS_CHUNKS, 100)]
+    assert rag.list_collections(store).collections[0].documents == 1  # untouched
+
+    seen.clear()
+    done = rag.index_documents(request, store, rag.RagLimits(), lambda d, t: seen.append((d, t)))
+    assert seen == [(64, 100), (100, 100)] and done.total_chunks == 101
 
 
 def test_search_sees_writes_of_another_store_and_a_recreated_collection(tmp_path: Path) -> None:

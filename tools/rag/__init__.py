@@ -8,6 +8,7 @@ from __future__ import annotations
 from genai_mcp.tools.rag.pipeline import (
     ALLOWED_SUFFIXES,
     ANSWER_SYSTEM_PROMPT,
+    PROGRESS_CHUNKS,
     RagLimits,
     answer_context,
     delete,
@@ -33,6 +34,7 @@ from genai_mcp.tools.rag.store import FailPoint, RagStore
 __all__ = [
     "ALLOWED_SUFFIXES",
     "ANSWER_SYSTEM_PROMPT",
+    "PROGRESS_CHUNKS",
     "AnswerContext",
     "CollectionInfo",
     "CollectionsResult",

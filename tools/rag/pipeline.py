@@ -6,9 +6,10 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.rag.chunking import chunk_text
@@ -33,6 +34,7 @@ from genai_mcp.tools.rag.store import Chunk, FailPoint, RagStore
 __all__ = [
     "ALLOWED_SUFFIXES",
     "ANSWER_SYSTEM_PROMPT",
+    "PROGRESS_CHUNKS",
     "RagLimits",
     "answer_context",
     "delete",
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 ALLOWED_SUFFIXES = (".txt", ".md", ".rst")
+# Chunks embedded between progress reports (and cancellation checks) when the caller wants them.
+PROGRESS_CHUNKS = 64
 _TERM = re.compile(r"\w+", re.UNICODE)
 ANSWER_SYSTEM_PROMPT = (
     "Answer the question using only the numbered context passages. Cite the passages you use as [n]. "
@@ -78,9 +82,18 @@ class RagLimits:
 
 
 def index_documents(
-    request: IndexRequest, store: RagStore, limits: RagLimits, *, fail_point: FailPoint | None = None
+    request: IndexRequest,
+    store: RagStore,
+    limits: RagLimits,
+    on_step: Callable[[int, int], None] | None = None,
+    *,
+    fail_point: FailPoint | None = None,
 ) -> IndexResult:
-    """Chunk, embed and store each document; a re-used id replaces that document's chunks."""
+    """Chunk, embed and store each document; a re-used id replaces that document's chunks.
+
+    `on_step(chunks_embedded, chunks)` runs after each embedding batch; it may raise CancelledError,
+    and then nothing is written (the collection stays as it was).
+    """
     started = time.perf_counter()
     total = len(request.documents) + len(request.paths)
     if total == 0:
@@ -112,7 +125,11 @@ def index_documents(
             tokens.count(c.text) > tokens.content_tokens for _, chunks in prepared for c in chunks
         )
     encoder = limits.embedder(model_name)
-    batch = [(doc_id, chunks, encoder.encode([c.text for c in chunks])) for doc_id, chunks in prepared]
+    vectors = _embed(encoder, [c.text for _, chunks in prepared for c in chunks], on_step)
+    batch, at = [], 0
+    for doc_id, chunks in prepared:
+        batch.append((doc_id, chunks, vectors[at : at + len(chunks)]))
+        at += len(chunks)
     state, replaced = store.upsert(
         request.collection, model_name, encoder.dimensions, batch, fail_point=fail_point
     )
@@ -130,6 +147,19 @@ def index_documents(
         truncated_chunks=truncated,
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def _embed(encoder: Embedder, texts: list[str], on_step: Callable[[int, int], None] | None) -> Any:
+    """All texts' vectors, in order; with `on_step`, embedded PROGRESS_CHUNKS at a time."""
+    if on_step is None:
+        return encoder.encode(texts)
+    import numpy as np
+
+    parts = []
+    for start in range(0, len(texts), PROGRESS_CHUNKS):
+        parts.append(encoder.encode(texts[start : start + PROGRESS_CHUNKS]))
+        on_step(start + len(parts[-1]), len(texts))
+    return np.concatenate(parts)
 
 
 def search(request: SearchRequest, store: RagStore, limits: RagLimits) -> SearchResult:
