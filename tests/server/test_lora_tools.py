@@ -255,10 +255,10 @@ def test_text_adapter_changes_generate_text(setup: Setup) -> None:
             "max_steps": 60,
             "confirm": True,
         }
-        progress: list[tuple[float, float | None, str | None]] = []
+        reports: list[tuple[float, float | None, str | None]] = []
 
-        async def on_progress(done: float, total: float | None, message: str | None) -> None:
-            progress.append((done, total, message))
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            reports.append((progress, total, message))
 
         out = ok(
             await client.call_tool(
@@ -266,7 +266,7 @@ def test_text_adapter_changes_generate_text(setup: Setup) -> None:
             )
         )
         assert out["status"] == "succeeded", out["note"]
-        assert progress[-1][:2] == (60, 60) and "loss" in (progress[-1][2] or ""), progress[-3:]
+        assert reports[-1][:2] == (60, 60) and "loss" in (reports[-1][2] or ""), reports[-3:]
         prompt = {"prompt": "It was late. ", "max_new_tokens": 16, "temperature": 0}
         base = ok(await client.call_tool("generate_text", prompt))
         tuned = ok(await client.call_tool("generate_text", {**prompt, "adapter": "zebra-gen"}))
