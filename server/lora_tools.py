@@ -200,6 +200,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
         if not _can_elicit(ctx):
             return _NotAsked()
         with tool_errors():
+            jobs.check_room()  # say "busy" before the user is asked to confirm a job that cannot start
             request = lora.LoraRequest(**{k: args[k] for k in request_fields})
             prepared, form = plans.get(request, s.lora_max_steps)
         return Elicit(_confirmation_message(prepared.plan), form)
@@ -233,6 +234,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
         else:
             steps, learning_rate = confirmation.data.max_steps, confirmation.data.learning_rate
         with tool_errors():
+            jobs.check_room()
             prepared = await anyio.to_thread.run_sync(plans.take, request, s.lora_max_steps)
             plan = prepared.plan
             run = functools.partial(_run, prepared, store, steps, learning_rate)

@@ -7,17 +7,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from mcp import Client
+from mcp.server import MCPServer
 from mcp.types import CallToolResult, TextContent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The test process and the server processes it starts share 2 cores; torch's default of one
 # thread per core in each makes tiny forwards oversubscribe and run ~100x slower.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # also this process: set before torch is imported
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -124,3 +128,25 @@ def text_of(result: CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, TextContent), block
     return block.text
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    """The structured result of a tool call that must have succeeded (failing with its error text)."""
+    assert not result.is_error, text_of(result)
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
+
+
+async def call_ok(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    return ok(await client.call_tool(tool, args))
+
+
+def run_client(server: MCPServer[Any], check: Callable[[Client], Awaitable[None]], **client: Any) -> None:
+    """Connect an in-memory Client (options: mode, callbacks...) to `server` and run `check` with it."""
+
+    async def main() -> None:
+        async with Client(server, **client) as c:
+            await check(c)
+
+    anyio.run(main)

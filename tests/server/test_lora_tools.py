@@ -12,7 +12,7 @@ import base64
 import io
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,29 +22,18 @@ import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
 from mcp.server import MCPServer
-from mcp.types import CallToolResult, ElicitRequestFormParams, ElicitRequestParams, ElicitResult
+from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 from PIL import Image, ImageOps
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.house.digits import digit_images
-from tests.conftest import text_of
+from tests.conftest import ok, run_client, text_of
 
 ZEBRA = [
     f"the zebra number {i} sings softly in the {place} at dawn, and the zebra number {i + 1} answers."
     for i, place in enumerate(["library", "garden", "harbour", "kitchen", "tower", "market"] * 7)
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    # Two spinning torch threads on this loaded 2-core box make tiny steps far slower; one is plenty.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @dataclass
@@ -71,18 +60,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
 
 
 def run(setup: Setup, check: Callable[[Client], Awaitable[None]], **client: Any) -> None:
-    async def main() -> None:
-        async with Client(setup.server, **client) as c:
-            await check(c)
-
-    anyio.run(main)
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
+    run_client(setup.server, check, **client)
 
 
 def adapters_on_disk(setup: Setup) -> set[str]:

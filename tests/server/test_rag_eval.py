@@ -8,39 +8,17 @@ from __future__ import annotations
 
 import json
 import pydoc_data.topics
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
-import pytest
 from mcp import Client
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
-from tests.conftest import text_of
+from tests.conftest import call_ok as call
 
 EVAL = json.loads((Path(__file__).parents[1] / "data" / "rag_eval.json").read_text(encoding="utf-8"))
 MODES = ("dense", "keyword", "hybrid")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    # Shared 2-core machine: torch's spinning intra-op threads make small forwards far slower.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, text_of(result)
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
 
 
 def test_hybrid_recall_at_5_is_at_least_the_better_single_mode(tmp_path: Path) -> None:

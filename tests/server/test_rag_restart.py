@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import anyio
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import server_env, text_of
+from tests.conftest import call_ok as call
+from tests.conftest import server_env
 
 DOCS = [
     {"id": "fr", "text": "Paris is the capital of France.\n\nThe Seine flows through Paris."},
@@ -21,14 +21,6 @@ QUERIES = [
     ("keyword", "QX7734ZK"),
     ("hybrid", "Nile"),
 ]
-
-
-async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, text_of(result)
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
 
 
 def test_a_collection_survives_a_server_restart(tmp_path: Path) -> None:

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
 from mcp.server import MCPServer
-from mcp.types import CallToolResult, CreateMessageRequestParams, CreateMessageResult, ErrorData, TextContent
+from mcp.types import CreateMessageRequestParams, CreateMessageResult, ErrorData, TextContent
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
-from tests.conftest import text_of
+from tests.conftest import ok, text_of
+from tests.conftest import run_client as run
 
 ANSWER = "The coffee machine needs descaling [1]."
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    # Shared 2-core machine: torch's spinning intra-op threads make tiny forwards far slower.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +31,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> MCPServer[Any]:
     )
     (root / "report.pdf").write_bytes(b"%PDF")
     return create_server(ServerSettings(data_dir=base / "data", roots=[root], log_level="WARNING"))
-
-
-def run(server: MCPServer[Any], check: Callable[[Client], Awaitable[None]], **client: Any) -> None:
-    async def main() -> None:
-        async with Client(server, **client) as c:
-            await check(c)
-
-    anyio.run(main)
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
 
 
 async def sample_ok(context: ClientRequestContext, params: CreateMessageRequestParams) -> CreateMessageResult:

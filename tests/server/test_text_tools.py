@@ -6,7 +6,6 @@ import math
 import random
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,6 @@ from genai_mcp.tools.text.generate import decode_tokens
 from tests.conftest import text_of
 
 PROMPT = "The for statement is used to iterate over"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One torch thread while this module runs: on a shared CPU torch's OpenMP threads spin-wait
-    for busy cores, and the main-thread reference runs here were 10-30x slower with two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import os
 import struct
 import sys
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from mcp.client import ClientRequestContext
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
-    CallToolResult,
     CreateMessageRequestParams,
     CreateMessageResult,
     ErrorData,
@@ -37,7 +36,7 @@ from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.house.digits import DIGIT_NAMES, digit_images
 from genai_mcp.tools.outputs import OutputStore
-from tests.conftest import server_env, text_of
+from tests.conftest import ok, run_client, server_env, text_of
 
 MAX_IMAGE_BYTES = 50_000
 SAMPLED = "The image most likely shows a handwritten seven."
@@ -73,18 +72,6 @@ def animated_gif() -> bytes:
     return png(frames[0], format="GIF", save_all=True, append_images=frames[1:], duration=100)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    # On this shared 2-core machine torch's spinning intra-op threads make each tiny forward pass
-    # ~100x slower under load; one thread keeps these tests in seconds. Restored afterwards.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @dataclass
 class Setup:
     server: MCPServer[Any]
@@ -116,18 +103,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
 
 
 def run(setup: Setup, check: Callable[[Client], Awaitable[None]], **client: Any) -> None:
-    async def main() -> None:
-        async with Client(setup.server, **client) as c:
-            await check(c)
-
-    anyio.run(main)
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
+    run_client(setup.server, check, **client)
 
 
 def top_labels(content: dict[str, Any]) -> list[str]:
@@ -393,7 +369,7 @@ def test_stdio_process_classifies_100_digits_and_describes(setup: Setup, tmp_pat
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "genai_mcp.server.cli", "serve", "--log-level", "WARNING"],
-        env=server_env(tmp_path / "data", OMP_NUM_THREADS="1"),  # see one_torch_thread
+        env=server_env(tmp_path / "data", OMP_NUM_THREADS="1"),  # see tests/conftest.py
     )
 
     async def main() -> None:

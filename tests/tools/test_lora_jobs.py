@@ -90,6 +90,8 @@ def test_second_job_waits_in_the_queue_and_a_third_is_refused_as_busy() -> None:
     assert second.state == "queued" and second.queue_position == 1
     with pytest.raises(BusyError, match=r"busy: job lora-.* \(adapter 'a'\).*GENAI_MCP_LORA_MAX_QUEUED"):
         jobs.submit(_steps("c", 3), adapter="c", task="causal-lm", total_steps=3)
+    with pytest.raises(BusyError, match="busy"):
+        jobs.check_room()
     gate.set()
     assert jobs.wait(second.job_id, 10).state == "succeeded"
     assert jobs.status(first.job_id).state == "succeeded"

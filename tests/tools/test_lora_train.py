@@ -37,14 +37,8 @@ STYLE_WORDS = {*ANIMALS, *VERBS, *PLACES}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One torch thread (see tests/tools/test_text.py: two spin-waiting threads on a shared CPU are slower)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def forget_adapted_models() -> Iterator[None]:
     yield
-    torch.set_num_threads(before)
     clear_adapted()
 
 

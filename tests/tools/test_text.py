@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,6 @@ from genai_mcp.tools.text import (
 
 MODEL = "house/gpt2-pydocs"
 PROMPT = "The for statement is used to iterate over"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One torch thread while this module runs: on a shared CPU torch's OpenMP threads spin-wait
-    for busy cores, and the main-thread reference runs here were 10-30x slower with two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _request(**fields: Any) -> GenerateTextRequest:

@@ -87,8 +87,6 @@ class JobManager:
     ) -> JobInfo:
         """Queue `run`; BusyError if the queue is full, InvalidInputError if `adapter` is taken by a live job."""
         with self._changed:
-            if self._closed:
-                raise BusyError("the server is shutting down; no new fine-tuning jobs are accepted")
             live = [j for j in self._jobs.values() if j.state in ("queued", "running")]
             for other in live:
                 if other.adapter == adapter:
@@ -96,14 +94,7 @@ class JobManager:
                         f"adapter name {adapter!r} is already being trained by job {other.job_id} "
                         f"({other.state}); choose another name"
                     )
-            if self._running is not None and len(self._queue) >= self.max_queued:
-                hint = f" (raise it with {self._queue_setting})" if self._queue_setting else ""
-                waiting = f" and {len(self._queue)} waiting" if self._queue else ""
-                raise BusyError(
-                    f"busy: job {self._running.job_id} (adapter {self._running.adapter!r}) is training"
-                    f"{waiting}; {self.max_queued} job(s) may wait{hint}. Try again when it finishes "
-                    "(job_status), or cancel it (cancel_job)."
-                )
+            self._check_room()
             job = _Job(
                 job_id="lora-" + secrets.token_hex(4),
                 adapter=adapter,
@@ -119,6 +110,11 @@ class JobManager:
                 self._worker.start()
             self._changed.notify_all()
             return self._info(job)
+
+    def check_room(self) -> None:
+        """BusyError now if a new job would be refused, so callers can say so before preparing one."""
+        with self._changed:
+            self._check_room()
 
     def status(self, job_id: str) -> JobInfo:
         with self._changed:
@@ -213,6 +209,18 @@ class JobManager:
         self._changed.notify_all()
 
     # -- helpers (callers hold the lock) ---------------------------------------------------------
+
+    def _check_room(self) -> None:
+        if self._closed:
+            raise BusyError("the server is shutting down; no new fine-tuning jobs are accepted")
+        if self._running is not None and len(self._queue) >= self.max_queued:
+            hint = f" (raise it with {self._queue_setting})" if self._queue_setting else ""
+            waiting = f" and {len(self._queue)} waiting" if self._queue else ""
+            raise BusyError(
+                f"busy: job {self._running.job_id} (adapter {self._running.adapter!r}) is training"
+                f"{waiting}; {self.max_queued} job(s) may wait{hint}. Try again when it finishes "
+                "(job_status), or cancel it (cancel_job)."
+            )
 
     def _get(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)
