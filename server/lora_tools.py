@@ -17,8 +17,9 @@ handle to poll with job_status. Cancelling the lora_finetune request while it wa
 after the handle has come back, cancel_job does.
 
 On 2026-07-28 connections the resolver runs again on the round that carries the user's answer, and
-the SDK only accepts the answer if the question is worded identically; so the prepared plan (its
-estimated time included) is cached per request for that round instead of being measured again.
+the SDK only accepts the answer if the question is worded identically; so the prepared job (its
+measured time estimate included) is kept for that round (server/rounds.py) instead of being
+prepared again.
 """
 
 # No `from __future__ import annotations`: the SDK evaluates the tools' annotations at registration.
@@ -26,9 +27,8 @@ estimated time included) is cached per request for that round instead of being m
 import atexit
 import functools
 import inspect
-import threading
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -46,6 +46,7 @@ from pydantic import BaseModel, Field, create_model
 
 from genai_mcp.server.adapters import flat_signature, register_model_tool, tool_errors
 from genai_mcp.server.lora_resources import register_adapter_resources
+from genai_mcp.server.rounds import RoundCache
 from genai_mcp.server.services import Services
 from genai_mcp.server.vision_tools import image_policy
 from genai_mcp.tools import lora
@@ -53,8 +54,7 @@ from genai_mcp.tools.lora.jobs import JobManager
 
 __all__ = ["FinetuneResult", "register"]
 
-_PLAN_TTL_S = 600.0
-_PLANS_KEPT = 2
+_PLANS_KEPT = 2  # a prepared job holds a model copy and its dataset
 _MAX_WAIT_S = 600.0
 _CANCEL_WAIT_S = 10.0
 
@@ -97,37 +97,6 @@ class Deleted(BaseModel):
 
 class _NotAsked(BaseModel):
     """The resolver's answer when the client cannot show a form."""
-
-
-class _Plans:
-    """Prepared jobs waiting for their confirmation, keyed by the request they answer."""
-
-    def __init__(self, prepare: Any) -> None:
-        self._prepare = prepare
-        self._lock = threading.Lock()
-        self._items: dict[str, tuple[float, Any, type[BaseModel]]] = {}
-
-    def get(self, request: lora.LoraRequest, max_steps: int) -> tuple[Any, type[BaseModel]]:
-        key = request.model_dump_json()
-        now = time.monotonic()
-        with self._lock:
-            self._items = {k: v for k, v in self._items.items() if now - v[0] < _PLAN_TTL_S}
-            if key in self._items:
-                return self._items[key][1], self._items[key][2]
-        prepared = self._prepare(request)
-        form = _confirmation_form(prepared.plan, max_steps)
-        with self._lock:
-            self._items[key] = (now, prepared, form)
-            while len(self._items) > _PLANS_KEPT:
-                del self._items[next(iter(self._items))]
-        return prepared, form
-
-    def take(self, request: lora.LoraRequest, max_steps: int) -> Any:
-        """The prepared job for `request`, removed from the cache (training consumes it)."""
-        prepared, _ = self.get(request, max_steps)
-        with self._lock:
-            self._items.pop(request.model_dump_json(), None)
-        return prepared
 
 
 def _confirmation_form(plan: lora.LoraPlan, max_steps: int) -> type[BaseModel]:
@@ -192,51 +161,57 @@ def register(server: MCPServer[Any], services: Services) -> None:
 
         return prepare_job(request, limits=limits, policy=policy, store=store)
 
-    plans = _Plans(prepare)
+    plans: RoundCache[Any] = RoundCache(ttl_s=900.0, size=_PLANS_KEPT)
     request_fields = list(lora.LoraRequest.model_fields)
 
-    def confirmation_for(ctx: Context[Any], **args: Any) -> Any:
-        # Runs in a worker thread before the tool body, with the tool's arguments by name.
-        if not _can_elicit(ctx):
-            return _NotAsked()
+    def prepared_for(ctx: Context[Any], **args: Any) -> Any:
+        # A resolver (worker thread, the tool's arguments by name). Its result is shared by the
+        # confirmation resolver and the tool body of the same round, and kept for the retry round.
+        if not args["confirm"] and not _can_elicit(ctx):
+            return None  # the body refuses: no confirmation is possible
         with tool_errors():
-            jobs.check_room()  # say "busy" before the user is asked to confirm a job that cannot start
+            jobs.check_room()  # say "busy" before anyone is asked to confirm a job that cannot start
             request = lora.LoraRequest(**{k: args[k] for k in request_fields})
-            prepared, form = plans.get(request, s.lora_max_steps)
-        return Elicit(_confirmation_message(prepared.plan), form)
+            return plans.get_or_compute(
+                request.model_dump(), lambda: prepare(request), retry=ctx.request_state is not None
+            )
+
+    def confirmation_for(prepared: Annotated[Any, Resolve(prepared_for)], ctx: Context[Any]) -> Any:
+        if prepared is None or not _can_elicit(ctx):
+            return _NotAsked()
+        return Elicit(
+            _confirmation_message(prepared.plan), _confirmation_form(prepared.plan, s.lora_max_steps)
+        )
 
     async def lora_finetune(
         ctx: Context[Any],
+        prepared: Any,
         confirmation: ElicitationResult[Any],
         confirm: bool,
         wait_seconds: float | None,
         **args: Any,
     ) -> FinetuneResult:
-        with tool_errors():
-            request = lora.LoraRequest(**args)
-        steps: int | None = None
-        learning_rate: float | None = None
+        if prepared is not None:
+            plans.pop(prepared.request.model_dump())  # this call consumes it, whatever the answer
         if not isinstance(confirmation, AcceptedElicitation):
-            plan = (await anyio.to_thread.run_sync(plans.get, request, s.lora_max_steps))[0].plan
             said = "declined" if confirmation.action == "decline" else "dismissed"
             return FinetuneResult(
                 status="declined",
                 note=f"The user {said} the confirmation: nothing was trained and no adapter was written.",
-                plan=plan,
+                plan=prepared.plan,
             )
-        if isinstance(confirmation.data, _NotAsked):
-            if not confirm:
-                raise ToolError(
-                    "lora_finetune needs a confirmation: this client cannot show one (it does not support "
-                    "form elicitation), so pass confirm=true to start training. It trains for minutes and "
-                    f"writes a new adapter under {store.root}."
-                )
-        else:
+        if prepared is None:
+            raise ToolError(
+                "lora_finetune needs a confirmation: this client cannot show one (it does not support "
+                "form elicitation), so pass confirm=true to start training. It trains for minutes and "
+                f"writes a new adapter under {store.root}."
+            )
+        steps: int | None = None
+        learning_rate: float | None = None
+        if not isinstance(confirmation.data, _NotAsked):
             steps, learning_rate = confirmation.data.max_steps, confirmation.data.learning_rate
+        plan = prepared.plan
         with tool_errors():
-            jobs.check_room()
-            prepared = await anyio.to_thread.run_sync(plans.take, request, s.lora_max_steps)
-            plan = prepared.plan
             run = functools.partial(_run, prepared, store, steps, learning_rate)
             info = jobs.submit(run, adapter=plan.adapter, task=plan.task, total_steps=steps or plan.steps)
         wait = s.lora_wait_seconds if wait_seconds is None else wait_seconds
@@ -277,17 +252,21 @@ def register(server: MCPServer[Any], services: Services) -> None:
         ),
     ]
     context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
+    prepared = inspect.Parameter(
+        "prepared", inspect.Parameter.KEYWORD_ONLY, annotation=_annotated(Any, Resolve(prepared_for))
+    )
     confirmation = inspect.Parameter(
         "confirmation",
         inspect.Parameter.KEYWORD_ONLY,
         annotation=_annotated(ElicitationResult[Any], Resolve(confirmation_for)),
     )
     params = [*flat.parameters.values(), *extra]
-    confirmation_for.__signature__ = inspect.Signature([*params, context])  # type: ignore[attr-defined]
-    confirmation_for.__annotations__ = {"ctx": Context}
-    lora_finetune.__signature__ = flat.replace(parameters=[*params, confirmation, context])  # type: ignore[attr-defined]
+    prepared_for.__signature__ = inspect.Signature([*params, context])  # type: ignore[attr-defined]
+    prepared_for.__annotations__ = {"ctx": Context}
+    lora_finetune.__signature__ = flat.replace(parameters=[*params, prepared, confirmation, context])  # type: ignore[attr-defined]
     lora_finetune.__annotations__ = {
         "ctx": Context,
+        "prepared": prepared.annotation,
         "confirmation": confirmation.annotation,
         "return": FinetuneResult,
     }
@@ -316,8 +295,6 @@ def register(server: MCPServer[Any], services: Services) -> None:
 
 
 def _annotated(tp: Any, *meta: Any) -> Any:
-    from typing import Annotated
-
     return Annotated[(tp, *meta)]
 
 

@@ -20,7 +20,7 @@ cannot or will not sample (measured with mcp 2.3's Client, in memory and over st
     reply that is not text, or is empty            -> status "unusable_reply"
 
 In the 2026-07-28 era the resolvers run again on the retry round that carries the client's
-answer, so the two classifications run twice per describe_image call there (cheap for house models).
+answer; the analysis is kept for that round (server/rounds.py), so the classifiers run once per call.
 """
 
 # No `from __future__ import annotations` here: the SDK evaluates describe_image's annotations against
@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 
 from genai_mcp.server.adapters import register_model_tool, tool_errors
 from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
+from genai_mcp.server.rounds import RoundCache
 from genai_mcp.server.services import Services
 from genai_mcp.tools import vision
 from genai_mcp.tools.images import ImagePolicy
@@ -137,6 +138,8 @@ def register(server: MCPServer[Any], services: Services) -> None:
         annotations=pure,
     )
 
+    analyses: RoundCache[vision.ImageAnalysis] = RoundCache()
+
     def analysis_for(
         image: str,
         labels: list[str] | None,
@@ -144,6 +147,7 @@ def register(server: MCPServer[Any], services: Services) -> None:
         top_k: int,
         classifier_model: str | None,
         zero_shot_model: str | None,
+        ctx: Context[Any],
     ) -> vision.ImageAnalysis:
         # A resolver: runs (in a worker thread) before the tool body, with the tool's arguments by name.
         with tool_errors():
@@ -155,7 +159,11 @@ def register(server: MCPServer[Any], services: Services) -> None:
                 classifier_model=classifier_model,
                 zero_shot_model=zero_shot_model,
             )
-            return vision.analyse_image(request, policy=policy)
+            return analyses.get_or_compute(
+                request.model_dump(),
+                lambda: vision.analyse_image(request, policy=policy),
+                retry=ctx.request_state is not None,
+            )
 
     async def description_for(
         analysis: Annotated[vision.ImageAnalysis, Resolve(analysis_for)], ctx: Context[Any]
