@@ -6,6 +6,8 @@ so `initialize` and `tools/list` stay fast and cheap.
 
 from __future__ import annotations
 
+import os
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -84,6 +86,15 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
 
 def _configure_models(settings: ServerSettings) -> None:
     from genai_mcp.tools.models import configure
+
+    if settings.torch_threads is not None:
+        # torch reads this when it is first imported (tools import it on first call); a torch that is
+        # already loaded in this process is set directly. On a shared machine fewer threads than cores
+        # avoid spin-waiting oversubscription.
+        os.environ["OMP_NUM_THREADS"] = str(settings.torch_threads)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(settings.torch_threads)
 
     configure(
         max_models=settings.cache_max_models,

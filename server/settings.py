@@ -62,6 +62,9 @@ class ServerSettings(BaseModel):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     cache_max_models: int = Field(6, ge=1, description="Loaded models kept in memory")
     cache_max_bytes: int = Field(4 * 2**30, ge=1, description="Bytes of loaded weights kept in memory")
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU threads torch uses per operation (default: torch's, one per core)"
+    )
 
     # Files
     roots: list[Path] = Field(default_factory=list, description="Folders tools may read files from")

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,23 @@ def test_host_checks_stay_on_for_public_binds() -> None:
     assert sec.enable_dns_rebinding_protection
     assert "mcp.example.org:*" in sec.allowed_hosts and "127.0.0.1:*" in sec.allowed_hosts
     assert "https://mcp.example.org:*" in sec.allowed_origins
+
+
+def test_torch_threads_applies_before_and_after_torch_is_imported(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from genai_mcp.server.app import create_server\n"
+        "from genai_mcp.server.settings import ServerSettings\n"
+        "s = ServerSettings.load(env={'GENAI_MCP_TORCH_THREADS': '1', 'GENAI_MCP_DATA_DIR': sys.argv[1]})\n"
+        "create_server(s)\n"
+        "assert 'torch' not in sys.modules\n"  # start-up still imports no torch
+        "import torch\n"
+        "before = torch.get_num_threads()\n"
+        "create_server(s.model_copy(update={'torch_threads': 2}))\n"
+        "print(before, torch.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["1", "2"]
