@@ -125,8 +125,16 @@ def _confirmation_message(plan: lora.LoraPlan) -> str:
         f"alpha {plan.alpha:g}, modules {', '.join(plan.target_modules)}).\n"
         f"Data: {plan.train_examples} training and {plan.eval_examples} held-out examples{labels}.\n"
         f"{plan.steps} steps of batch {plan.batch_size} (about {plan.epochs:.3g} epochs) at learning rate "
-        f"{plan.learning_rate:g}: about {plan.estimated_seconds:.2g} s on this server."
+        f"{plan.learning_rate:g}: about {_duration(plan.estimated_seconds)} on this server."
     )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _can_elicit(ctx: Context[Any]) -> bool:
