@@ -62,6 +62,7 @@ def rag_limits(services: Services) -> rag.RagLimits:
     device_field = "rag_device" if settings.rag_device is not None else "device"
     return rag.RagLimits(
         roots=tuple(settings.roots),
+        allow_downloads=settings.allow_downloads,
         device=settings.rag_device if settings.rag_device is not None else settings.device,
         device_setting=ENV_PREFIX + device_field.upper(),
         settings={name: f"{ENV_PREFIX}RAG_{name.upper()}" for name in _LIMITS},
@@ -75,6 +76,8 @@ def register(server: MCPServer[Any], services: Services) -> None:
     read_only = ToolAnnotations(
         read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
     )
+    # A reranker named by a hub id may be fetched from the hub when downloads are allowed.
+    searching = read_only.model_copy(update={"open_world_hint": services.settings.allow_downloads})
     suffixes = ", ".join(rag.ALLOWED_SUFFIXES)
 
     # Named functions, not lambdas: the SDK names its argument model (seen in errors) after them.
@@ -120,11 +123,14 @@ def register(server: MCPServer[Any], services: Services) -> None:
         title="Search a RAG collection",
         description=(
             "The k best chunks for a query: dense (cosine of embeddings), keyword (bm25) or hybrid "
-            "(reciprocal rank fusion, k=60; default), with scores and, for hybrid, each list's rank. No "
-            f"reranker is applied (the result says so). k at most {limits.max_k}, query at most "
+            "(reciprocal rank fusion, k=60; default), with scores and, for hybrid, each list's rank. "
+            "Optionally a reranker (a cross-encoder checkpoint: local folder, or hub id in the local "
+            "cache) rescores the mode's best `candidates` hits (default max(20, 4*k)) and the k best of "
+            "its score are returned; by default none is applied, and the result says which. k at most "
+            f"{limits.max_k}, candidates at most {4 * limits.max_k}, query at most "
             f"{limits.max_query_chars} chars."
         ),
-        annotations=read_only,
+        annotations=searching,
     )
     register_model_tool(
         server,
@@ -153,11 +159,23 @@ def register(server: MCPServer[Any], services: Services) -> None:
     )
 
     def context_for(
-        collection: str, question: str, k: int, mode: SearchMode, min_score: float | None
+        collection: str,
+        question: str,
+        k: int,
+        mode: SearchMode,
+        min_score: float | None,
+        reranker: str | None,
+        candidates: int | None,
     ) -> rag.AnswerContext:
         with tool_errors():
             request = rag.SearchRequest(
-                collection=collection, query=question, k=k, mode=mode, min_score=min_score
+                collection=collection,
+                query=question,
+                k=k,
+                mode=mode,
+                min_score=min_score,
+                reranker=reranker,
+                candidates=candidates,
             )
             return rag.answer_context(request, store, limits)
 
@@ -176,8 +194,9 @@ def register(server: MCPServer[Any], services: Services) -> None:
         name="rag_answer",
         title="Answer a question from a RAG collection (the client's LLM)",
         description=(
-            "Retrieves the k best chunks (as rag_search), quotes them as numbered passages and asks the "
-            "client's LLM (MCP sampling) to answer from them only, citing [n]. If the client cannot or "
+            "Retrieves the k best chunks (as rag_search, optionally reranked), quotes them as numbered "
+            "passages and asks the client's LLM (MCP sampling) to answer from them only, citing [n]. If "
+            "the client cannot or "
             "will not sample, the context and prompt still come back, with answer null and answer_status "
             "saying why."
         ),
@@ -192,7 +211,18 @@ def register(server: MCPServer[Any], services: Services) -> None:
         reply: Annotated[CreateMessageResult | SamplingSkipped, Resolve(reply_for)],
         k: Annotated[int, Field(ge=1, description=f"Passages quoted, at most {limits.max_k}.")] = 5,
         mode: SearchMode = "hybrid",
-        min_score: Annotated[float | None, Field(description="Drop passages scoring below this.")] = None,
+        min_score: Annotated[
+            float | None, Field(description="Drop passages whose score of the mode is below this.")
+        ] = None,
+        reranker: Annotated[
+            str | None,
+            Field(
+                min_length=1, max_length=1024, description="Cross-encoder to reorder hits (as rag_search)."
+            ),
+        ] = None,
+        candidates: Annotated[
+            int | None, Field(ge=1, description="Hits the reranker scores (as rag_search).")
+        ] = None,
     ) -> AnswerResult:
         answer, status, note = read_reply(reply)
         return AnswerResult(

@@ -15,6 +15,7 @@ from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from tests.conftest import ok, text_of
 from tests.conftest import run_client as run
+from tests.tools.test_rag_rerank import direct_scores, save_cross_encoder
 
 ANSWER = "The coffee machine needs descaling [1]."
 
@@ -57,6 +58,8 @@ def test_index_search_list_and_delete(server: MCPServer[Any]) -> None:
             "k",
             "mode",
             "min_score",
+            "reranker",
+            "candidates",
         }
         assert tools["rag_delete"].annotations and tools["rag_delete"].annotations.destructive_hint
 
@@ -76,13 +79,66 @@ def test_index_search_list_and_delete(server: MCPServer[Any]) -> None:
                 "rag_search", {"collection": "docs", "query": "cat", "mode": "dense", "k": 1}
             )
         )
-        assert found["hits"][0]["document_id"] == "cats" and found["reranker"] == "none"
+        assert found["hits"][0]["document_id"] == "cats" and found["reranker"] is None
         listed = ok(await client.call_tool("rag_collections", {}))["collections"]
         assert [(c["name"], c["documents"], c["embedding_model"]) for c in listed] == [
             ("docs", 2, "all-MiniLM-L6-v2")
         ]
         removed = ok(await client.call_tool("rag_delete", {"collection": "docs", "document_ids": ["cats"]}))
         assert removed["deleted_documents"] == ["cats"] and removed["remaining_chunks"] == 1
+
+    run(server, check)
+
+
+def test_search_and_answer_rerank_with_a_cross_encoder_and_refuse_a_bad_one(
+    server: MCPServer[Any], tmp_path: Path
+) -> None:
+    checkpoint = save_cross_encoder(tmp_path / "ce")
+    query = "nightly export"
+
+    async def check(client: Client) -> None:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert {"reranker", "candidates"} <= set(tools["rag_search"].input_schema["properties"])
+        ok(
+            await client.call_tool(
+                "rag_index",
+                {
+                    "collection": "rr",
+                    "paths": ["tickets.md"],
+                    "chunking": "lines",
+                    "chunk_size": 24,
+                    "overlap": 0,
+                },
+            )
+        )
+        search = {"collection": "rr", "query": query, "k": 2}
+        plain = ok(await client.call_tool("rag_search", {**search, "k": 3}))
+        assert plain["reranker"] is None and plain["reranker_note"].startswith("no reranker is applied")
+        found = ok(await client.call_tool("rag_search", {**search, "reranker": str(checkpoint)}))
+        assert found["reranker"] == str(checkpoint.resolve())
+        assert found["reranker_note"].startswith("reranked the top 3 hybrid hits with ")
+        texts = [h["text"] for h in plain["hits"]]
+        scores = dict(zip(texts, direct_scores(checkpoint, query, texts), strict=True))
+        best = sorted(texts, key=lambda t: -scores[t])[:2]
+        assert [h["text"] for h in found["hits"]] == best
+        assert [h["rerank_score"] for h in found["hits"]] == pytest.approx(
+            [scores[t] for t in best], abs=1e-5
+        )
+        answer = ok(
+            await client.call_tool(
+                "rag_answer", {"collection": "rr", "question": query, "k": 2, "reranker": str(checkpoint)}
+            )
+        )
+        assert [h["text"] for h in answer["context"]["hits"]] == best
+        assert answer["context"]["reranker"] == found["reranker"]
+        for name, message in [
+            ("nobody/no-such-cross-encoder", "is not in the local Hugging Face cache and downloads are off"),
+            (str(tmp_path), "is not a checkpoint (no config.json)"),
+        ]:
+            result = await client.call_tool("rag_search", {**search, "reranker": name})
+            assert result.is_error and message in text_of(result), text_of(result)
+        again = ok(await client.call_tool("rag_search", {**search, "reranker": str(checkpoint)}))
+        assert again["hits"] == found["hits"]  # the server is still up, and the reranker still cached
 
     run(server, check)
 
@@ -217,9 +273,9 @@ def test_settings_bound_the_tools_and_place_the_store(tmp_path: Path) -> None:
     [
         (
             "gpu0",
-            "unknown device 'gpu0'; allowed: auto, cpu, cuda, cuda:N (the embedding device comes from GENAI_MCP_RAG_DEVICE)",
+            "unknown device 'gpu0'; allowed: auto, cpu, cuda, cuda:N (the RAG device comes from GENAI_MCP_RAG_DEVICE)",
         ),
-        ("cuda:7", "(the embedding device comes from GENAI_MCP_RAG_DEVICE)"),
+        ("cuda:7", "(the RAG device comes from GENAI_MCP_RAG_DEVICE)"),
     ],
 )
 def test_a_bad_embedding_device_is_a_tool_error_naming_the_setting(

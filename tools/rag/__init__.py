@@ -1,4 +1,5 @@
-"""Retrieval-augmented generation: collections of chunked documents searched densely, by keyword, or both.
+"""Retrieval-augmented generation: collections of chunked documents searched densely, by keyword, or both,
+optionally reranked by a cross-encoder.
 
 Import-light: faiss, numpy, torch and transformers are imported on first use.
 """
@@ -16,6 +17,7 @@ from genai_mcp.tools.rag.pipeline import (
     list_collections,
     search,
 )
+from genai_mcp.tools.rag.rerank import CrossEncoder, cross_encoder
 from genai_mcp.tools.rag.schemas import (
     AnswerContext,
     CollectionInfo,
@@ -38,6 +40,7 @@ __all__ = [
     "AnswerContext",
     "CollectionInfo",
     "CollectionsResult",
+    "CrossEncoder",
     "DeleteRequest",
     "DeleteResult",
     "DocumentIn",
@@ -50,6 +53,7 @@ __all__ = [
     "SearchRequest",
     "SearchResult",
     "answer_context",
+    "cross_encoder",
     "delete",
     "index_documents",
     "list_collections",

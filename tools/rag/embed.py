@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Embedder", "ModelTokenizer", "embedder", "tokenizer"]
+__all__ = ["Embedder", "ModelTokenizer", "embedder", "rag_device", "tokenizer"]
 
 _ALIASES = {DEFAULT_EMBEDDING_MODEL, "sentence-transformers/" + DEFAULT_EMBEDDING_MODEL}
 _MAX_LOADED = 2
@@ -112,14 +112,7 @@ def embedder(
     ModelUnavailableError if the model cannot be found offline or the device is absent,
     InvalidInputError for a malformed device; both name `device_setting` when given.
     """
-    from genai_mcp.tools.models.resolve import resolve_device
-
-    try:
-        resolved = resolve_device(device)
-    except (InvalidInputError, ModelUnavailableError) as exc:
-        if device_setting is None:
-            raise
-        raise type(exc)(f"{exc} (the embedding device comes from {device_setting})") from exc
+    resolved = rag_device(device, device_setting=device_setting)
     tokens = tokenizer(name)
     with _lock:
         key = (name, resolved)
@@ -131,6 +124,21 @@ def embedder(
         while len(_loaded) > _MAX_LOADED:
             _loaded.popitem(last=False)
         return loaded
+
+
+def rag_device(device: str | None, *, device_setting: str | None = None) -> str:
+    """The canonical device for the RAG models (auto, cpu, cuda, cuda:N; None: auto).
+
+    A refusal names `device_setting` when given.
+    """
+    from genai_mcp.tools.models.resolve import resolve_device
+
+    try:
+        return resolve_device(device)
+    except (InvalidInputError, ModelUnavailableError) as exc:
+        if device_setting is None:
+            raise
+        raise type(exc)(f"{exc} (the RAG device comes from {device_setting})") from exc
 
 
 def _source(name: str) -> str | Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -13,7 +12,9 @@ from typing import Any
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.rag.chunking import chunk_text
-from genai_mcp.tools.rag.embed import Embedder, embedder, tokenizer
+from genai_mcp.tools.rag.embed import Embedder, embedder, rag_device, tokenizer
+from genai_mcp.tools.rag.files import ALLOWED_SUFFIXES, read_document
+from genai_mcp.tools.rag.rerank import CrossEncoder, cross_encoder
 from genai_mcp.tools.rag.schemas import (
     DEFAULT_EMBEDDING_MODEL,
     RRF_K,
@@ -43,7 +44,6 @@ __all__ = [
     "search",
 ]
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".rst")
 # Chunks embedded between progress reports (and cancellation checks) when the caller wants them.
 PROGRESS_CHUNKS = 64
 _TERM = re.compile(r"\w+", re.UNICODE)
@@ -55,11 +55,12 @@ ANSWER_SYSTEM_PROMPT = (
 
 @dataclass(frozen=True)
 class RagLimits:
-    """What one call may ask for, the folders files may be read from, and where the embedder runs.
+    """What one call may ask for, the folders files may be read from, and where the models run.
 
     `settings` maps a limit's field name (e.g. "max_k") to the setting that raises it (e.g. an
-    environment variable); a refusal names it. `device` is auto, cpu, cuda or cuda:N (None: auto),
-    set by `device_setting`.
+    environment variable); a refusal names it. `device` (embedder and reranker) is auto, cpu, cuda
+    or cuda:N (None: auto), set by `device_setting`. `allow_downloads` lets a reranker named by a hub
+    id that is not in the local cache be fetched. A reranker scores at most 4 * max_k candidates.
     """
 
     max_documents: int = 100
@@ -68,6 +69,7 @@ class RagLimits:
     max_k: int = 50
     roots: tuple[Path, ...] = ()
     device: str | None = None
+    allow_downloads: bool = False
     device_setting: str | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
 
@@ -79,6 +81,10 @@ class RagLimits:
 
     def embedder(self, model: str) -> Embedder:
         return embedder(model, self.device, device_setting=self.device_setting)
+
+    def reranker(self, model: str) -> CrossEncoder:
+        device = rag_device(self.device, device_setting=self.device_setting)
+        return cross_encoder(model, device, allow_downloads=self.allow_downloads)
 
 
 def index_documents(
@@ -103,7 +109,9 @@ def index_documents(
     for doc in request.documents:
         texts[doc.id or "sha256:" + hashlib.sha256(doc.text.encode()).hexdigest()[:16]] = doc.text
     for raw in request.paths:
-        texts[raw] = _read_file(raw, limits)
+        texts[raw] = read_document(
+            raw, limits.roots, limits.max_document_chars, limits.settings.get("max_document_chars")
+        )
     if len(texts) < total:
         raise InvalidInputError("document ids must be distinct within one call")
     model_name = request.embedding_model
@@ -163,16 +171,74 @@ def _embed(encoder: Embedder, texts: list[str], on_step: Callable[[int, int], No
 
 
 def search(request: SearchRequest, store: RagStore, limits: RagLimits) -> SearchResult:
-    """Hits best first, at most k: dense cosine, keyword bm25, or both fused by reciprocal rank."""
+    """Hits best first, at most k: dense cosine, keyword bm25, or both fused by reciprocal rank.
+
+    With a reranker, the mode's best `candidates` hits (after min_score) are scored by the
+    cross-encoder and the k best of that score are returned.
+    """
     started = time.perf_counter()
     limits.check("max_query_chars", "query length in chars", len(request.query))
     limits.check("max_k", "k", request.k)
+    pool = request.k
+    if request.reranker is not None:
+        pool = request.candidates if request.candidates is not None else max(20, 4 * request.k)
+        if pool < request.k:
+            raise InvalidInputError(f"candidates ({pool}) must be at least k ({request.k})")
+        if pool > 4 * limits.max_k:
+            raise LimitExceededError(
+                "candidates (4 x the k limit)", pool, 4 * limits.max_k, setting=limits.settings.get("max_k")
+            )
     state = store.state(request.collection)
-    depth = request.k if request.mode != "hybrid" else max(4 * request.k, 20)
+    reranker = limits.reranker(request.reranker) if request.reranker is not None else None
+    scored, ranks = _retrieve(request, store, limits, state.model, pool)
+    rows = store.chunks(request.collection, [cid for cid, _ in scored])
+    found = [(cid, score, at) for at, (cid, score) in enumerate(scored, 1) if cid in rows]
+    rerank: dict[int, float] = {}
+    if reranker is None:
+        note = "no reranker is applied: hits are in the order of the chosen mode's score"
+    else:
+        values = reranker.score(request.query, [rows[cid].text for cid, _, _ in found])
+        rerank = {cid: v for (cid, _, _), v in zip(found, values, strict=True)}
+        found.sort(key=lambda item: (-rerank[item[0]], item[2]))
+        note = (
+            f"reranked the top {len(found)} {request.mode} hits with {reranker.name} "
+            f"(cross-encoder, on {reranker.device})"
+        )
+    hits = [
+        SearchHit(
+            rank=rank,
+            document_id=rows[cid].document_id,
+            chunk=rows[cid].ordinal,
+            text=rows[cid].text,
+            score=score,
+            retrieval_rank=at,
+            rerank_score=rerank.get(cid),
+            dense_rank=ranks.get(cid, (None, None))[0],
+            keyword_rank=ranks.get(cid, (None, None))[1],
+        )
+        for rank, (cid, score, at) in enumerate(found[: request.k], 1)
+    ]
+    return SearchResult(
+        collection=request.collection,
+        query=request.query,
+        mode=request.mode,
+        hits=hits,
+        reranker=None if reranker is None else reranker.name,
+        reranker_note=note,
+        embedding_model=state.model,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _retrieve(
+    request: SearchRequest, store: RagStore, limits: RagLimits, model: str, pool: int
+) -> tuple[list[tuple[int, float]], dict[int, tuple[int | None, int | None]]]:
+    """The mode's best `pool` (chunk id, score) pairs at or above min_score, and hybrid's list ranks."""
+    depth = pool if request.mode != "hybrid" else max(4 * pool, 20)
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
     if request.mode in ("dense", "hybrid"):
-        vector = limits.embedder(state.model).encode([request.query])[0]
+        vector = limits.embedder(model).encode([request.query])[0]
         dense = store.dense(request.collection, vector, depth)
     if request.mode in ("keyword", "hybrid"):
         keyword = store.keyword(request.collection, _TERM.findall(request.query.lower()), depth)
@@ -190,29 +256,7 @@ def search(request: SearchRequest, store: RagStore, limits: RagLimits) -> Search
         scored = dense or keyword
     if request.min_score is not None:
         scored = [(cid, s) for cid, s in scored if s >= request.min_score]
-    scored = scored[: request.k]
-    rows = store.chunks(request.collection, [cid for cid, _ in scored])
-    hits = [
-        SearchHit(
-            rank=rank,
-            document_id=rows[cid].document_id,
-            chunk=rows[cid].ordinal,
-            text=rows[cid].text,
-            score=score,
-            dense_rank=ranks.get(cid, (None, None))[0],
-            keyword_rank=ranks.get(cid, (None, None))[1],
-        )
-        for rank, (cid, score) in enumerate(scored, 1)
-        if cid in rows
-    ]
-    return SearchResult(
-        collection=request.collection,
-        query=request.query,
-        mode=request.mode,
-        hits=hits,
-        embedding_model=state.model,
-        elapsed_ms=(time.perf_counter() - started) * 1000,
-    )
+    return scored[:pool], ranks
 
 
 def answer_context(request: SearchRequest, store: RagStore, limits: RagLimits) -> AnswerContext:
@@ -259,38 +303,3 @@ def delete(request: DeleteRequest, store: RagStore) -> DeleteResult:
         missing_documents=[d for d in request.document_ids if d not in present],
         remaining_chunks=state.chunks,
     )
-
-
-def _read_file(raw: str, limits: RagLimits) -> str:
-    """Text of a .txt/.md/.rst file under the roots (symlinks must stay inside them too)."""
-    if not limits.roots:
-        raise InvalidInputError("no file roots are configured (set GENAI_MCP_ROOTS); send the text inline")
-    path = Path(raw).expanduser()
-    if "\x00" in raw or ".." in path.parts:
-        raise InvalidInputError(
-            f"the path {raw[:200]!r} contains '..' or NUL; paths must stay under the roots"
-        )
-    if path.suffix.lower() not in ALLOWED_SUFFIXES:
-        raise InvalidInputError(
-            f"the file {raw[:200]!r} is not a text document; allowed suffixes: {', '.join(ALLOWED_SUFFIXES)}"
-        )
-    roots = [r.expanduser().resolve() for r in limits.roots]
-    allowed = ", ".join(str(r) for r in roots)
-    candidates = [path] if path.is_absolute() else [root / path for root in roots]
-    for candidate in candidates:
-        real = candidate.resolve()
-        if not any(real.is_relative_to(root) for root in roots):
-            raise InvalidInputError(f"the path {raw[:200]!r} is outside the allowed roots ({allowed})")
-        if real.is_file():
-            if os.path.getsize(real) > 4 * limits.max_document_chars:  # UTF-8: at most 4 bytes a char
-                raise LimitExceededError(
-                    f"file {raw!r} size in bytes",
-                    os.path.getsize(real),
-                    4 * limits.max_document_chars,
-                    setting=limits.settings.get("max_document_chars"),
-                )
-            try:
-                return real.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                raise InvalidInputError(f"the file {raw[:200]!r} is not UTF-8 text") from exc
-    raise InvalidInputError(f"no file {raw[:200]!r} under the allowed roots ({allowed})")

@@ -122,7 +122,31 @@ class SearchRequest(BaseModel):
         description=f"dense (cosine of embeddings), keyword (SQLite FTS5 bm25), hybrid (reciprocal rank fusion, k={RRF_K}).",
     )
     min_score: float | None = Field(
-        None, description="Drop hits whose score (of the chosen mode) is below this."
+        None,
+        description=(
+            "Drop hits whose score of the chosen mode (not the rerank score) is below this; applied "
+            "before reranking."
+        ),
+    )
+    reranker: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description=(
+            "Cross-encoder that reorders the mode's best `candidates` hits by its score of each (query, "
+            "chunk) pair, before the top k are kept: a local checkpoint folder, or a hub id already in "
+            "the server's Hugging Face cache (fetched only when the server allows downloads). A "
+            "sequence-classification checkpoint with 1 output (score: its logit) or 2 (score: "
+            "logit[1] - logit[0], label 1 = relevant). null: no reranking."
+        ),
+    )
+    candidates: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "With a reranker: how many of the mode's best hits it scores, at least k and at most 4 times "
+            "the server's k limit; null: max(20, 4*k). Ignored without a reranker."
+        ),
     )
 
 
@@ -133,6 +157,12 @@ class SearchHit(BaseModel):
     text: str
     score: float = Field(
         description="dense: cosine in [-1, 1]; keyword: -bm25 (higher is better); hybrid: RRF sum."
+    )
+    retrieval_rank: int = Field(
+        description="1-based rank in the chosen mode's order, before any reranking (= rank without a reranker)."
+    )
+    rerank_score: float | None = Field(
+        None, description="The reranker's relevance score (higher is better); null: no reranker."
     )
     dense_rank: int | None = Field(None, description="Rank in the dense list (hybrid only; null: not in it).")
     keyword_rank: int | None = Field(
@@ -145,8 +175,15 @@ class SearchResult(BaseModel):
     query: str
     mode: SearchMode
     hits: list[SearchHit]
-    reranker: Literal["none"] = "none"
-    reranker_note: str = "no reranker is applied: hits are in the order of the chosen mode's score"
+    reranker: str | None = Field(
+        None, description="The cross-encoder that ordered the hits (a folder or hub id); null: none."
+    )
+    reranker_note: str = Field(
+        description=(
+            "'no reranker is applied: ...' or 'reranked the top N <mode> hits with <reranker> "
+            "(cross-encoder ...)'."
+        )
+    )
     embedding_model: str
     elapsed_ms: float
 

@@ -1,0 +1,201 @@
+"""Cross-encoder reranking: score (query, passage) pairs with a sequence-classification checkpoint.
+
+A reranker is named like any other model: a local folder, or a hub id that is read from the local
+Hugging Face cache (fetched from the hub only when downloads are allowed). The name is checked by
+`genai_mcp.tools.models.resolve.resolve_model`, as every model id is. The checkpoint loads with
+AutoTokenizer + AutoModelForSequenceClassification in float32, in eval mode, on the RAG device,
+never running code of its own; loaded rerankers are kept per process (two per (checkpoint,
+device), least recently used out).
+
+The relevance score of a pair:
+- a head with one output (num_labels == 1, as the ms-marco cross-encoders have): that logit;
+- a head with two outputs (not relevant, relevant): logit[1] - logit[0], the log-odds of label 1,
+  which orders pairs as its softmax probability does.
+Heads with more outputs (e.g. 3-way NLI) are refused: which label means "relevant" is not knowable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from genai_mcp.tools.errors import GenAIError, InvalidInputError, ModelUnavailableError
+
+__all__ = ["CrossEncoder", "cross_encoder"]
+
+_MAX_LOADED = 2
+_BATCH = 16
+_FALLBACK_MAX_TOKENS = 512  # BERT-style position tables; used when a checkpoint states no limit
+_EXPECTS = (
+    "a reranker is a cross-encoder: a transformers sequence-classification checkpoint "
+    "(AutoModelForSequenceClassification, e.g. BertForSequenceClassification) with a trained head of "
+    "1 output (relevance) or 2 (not relevant, relevant), and its tokenizer"
+)
+
+_lock = threading.Lock()
+_loaded: OrderedDict[tuple[str, str], CrossEncoder] = OrderedDict()
+
+
+class CrossEncoder:
+    """`score(query, texts)` -> one relevance score per text (higher: more relevant), see the module doc."""
+
+    def __init__(self, name: str, tokenizer: Any, model: Any, device: str, max_tokens: int):
+        self.name, self.device, self.max_tokens = name, device, max_tokens
+        self._tokenizer, self._model = tokenizer, model
+        self.num_labels = int(model.config.num_labels)
+        self._run_lock = threading.Lock()
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        """Pairs longer than `max_tokens` pieces (special tokens included) are cut, longest side first."""
+        import torch
+
+        # Batches of similar length pad little.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        scores = [0.0] * len(texts)
+        with self._run_lock, torch.inference_mode():
+            for start in range(0, len(texts), _BATCH):
+                ids = order[start : start + _BATCH]
+                batch = self._tokenizer(
+                    [query] * len(ids),
+                    [texts[i] for i in ids],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_tokens,
+                    return_tensors="pt",
+                ).to(self.device)
+                logits = self._model(**batch).logits.float()  # (B, num_labels)
+                relevance = logits[:, 0] if self.num_labels == 1 else logits[:, 1] - logits[:, 0]
+                for i, value in zip(ids, relevance.cpu().tolist(), strict=True):
+                    scores[i] = float(value)
+        return scores
+
+
+def cross_encoder(name: str, device: str, *, allow_downloads: bool = False) -> CrossEncoder:
+    """The loaded reranker `name` (a local folder or a hub id) on `device` (a resolved device).
+
+    InvalidInputError for a malformed name; ModelUnavailableError when it cannot be found offline
+    (or fetched, with `allow_downloads`) or is not a cross-encoder. Messages name the reranker.
+    """
+    model_id, folder = _resolve(name)
+    with _lock:
+        key = (model_id, device)
+        if key in _loaded:
+            _loaded.move_to_end(key)
+            return _loaded[key]
+        loaded = _load(model_id, folder or _snapshot(model_id, allow_downloads), device)
+        _loaded[key] = loaded
+        while len(_loaded) > _MAX_LOADED:
+            _loaded.popitem(last=False)
+        return loaded
+
+
+def _resolve(name: str) -> tuple[str, Path | None]:
+    """(model id, its folder): an absolute folder for a local one; (hub id, None) for a hub id."""
+    from genai_mcp.tools.house import is_house_name
+    from genai_mcp.tools.models.resolve import resolve_model
+
+    if is_house_name(name):
+        raise InvalidInputError(f"reranker {name!r}: house models are not cross-encoders; {_EXPECTS}")
+    try:
+        # The task only matters for house names, which are refused above.
+        resolved = resolve_model("text-generation", name)
+    except GenAIError as exc:
+        raise type(exc)(f"reranker: {exc}") from exc
+    return resolved.model_id, Path(resolved.ref) if resolved.source == "local" else None
+
+
+def _snapshot(repo: str, allow_downloads: bool) -> Path:
+    """The local folder of hub id `repo`: from the local cache, or downloaded when allowed."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    if not allow_downloads:
+        try:
+            return Path(snapshot_download(repo, local_files_only=True))
+        except LocalEntryNotFoundError:
+            raise ModelUnavailableError(
+                f"reranker {repo!r} is not in the local Hugging Face cache and downloads are off: allow "
+                "downloads (GENAI_MCP_ALLOW_DOWNLOADS=1), or download it elsewhere and pass its local "
+                "folder as reranker"
+            ) from None
+    try:
+        folder = Path(snapshot_download(repo, allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"]))
+        if not any(folder.glob("*.safetensors")):
+            folder = Path(snapshot_download(repo, allow_patterns=["*.json", "*.txt", "*.model", "*.bin"]))
+    except (RepositoryNotFoundError, GatedRepoError):
+        raise ModelUnavailableError(
+            f"reranker {repo!r} was not found on the Hugging Face hub (or it is gated or private)"
+        ) from None
+    except Exception as exc:  # network errors come from several libraries (httpx, OSError, ...)
+        raise ModelUnavailableError(f"downloading the reranker {repo!r} failed: {_first_line(exc)}") from exc
+    return folder
+
+
+def _load(model_id: str, path: Path, device: str) -> CrossEncoder:
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    if not (path / "config.json").is_file():
+        raise ModelUnavailableError(f"reranker {model_id!r} is not a checkpoint (no config.json); {_EXPECTS}")
+    try:
+        config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelUnavailableError(
+            f"reranker {model_id!r} has no usable transformers config ({_first_line(exc)}); {_EXPECTS}"
+        ) from exc
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING
+
+    if type(config) not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING:
+        archs = ", ".join(getattr(config, "architectures", None) or []) or "no architecture stated"
+        raise ModelUnavailableError(
+            f"reranker {model_id!r} is a {config.model_type} checkpoint ({archs}), not a "
+            f"sequence-classification architecture; {_EXPECTS}"
+        )
+    if config.num_labels not in (1, 2):
+        raise ModelUnavailableError(
+            f"reranker {model_id!r} has a head of {config.num_labels} outputs "
+            f"({', '.join(map(str, config.id2label.values()))}), so no one of them is a relevance score; "
+            f"{_EXPECTS}"
+        )
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            str(path), dtype=torch.float32, local_files_only=True, output_loading_info=True
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelUnavailableError(
+            f"reranker {model_id!r} cannot load: {_first_line(exc)}; {_EXPECTS}"
+        ) from exc
+    # A head the checkpoint lacks was initialised at random: a plain encoder would rank by noise.
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        raise ModelUnavailableError(
+            f"reranker {model_id!r} has no trained classification head (missing {', '.join(missing[:3])}): "
+            f"it is an encoder, not a cross-encoder; {_EXPECTS}"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelUnavailableError(
+            f"reranker {model_id!r} has no usable tokenizer ({_first_line(exc)}); {_EXPECTS}"
+        ) from exc
+    return CrossEncoder(model_id, tokenizer, model.to(device).eval(), device, _max_tokens(config, tokenizer))
+
+
+def _max_tokens(config: Any, tokenizer: Any) -> int:
+    """The smaller of the tokenizer's stated limit and the position table, when each is sane."""
+    limits = [
+        int(v)
+        for v in (
+            getattr(tokenizer, "model_max_length", None),
+            getattr(config, "max_position_embeddings", None),
+        )
+        if isinstance(v, int) and 0 < v <= 100_000
+    ]
+    return min(limits) if limits else _FALLBACK_MAX_TOKENS
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
