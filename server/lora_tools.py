@@ -161,8 +161,10 @@ def register(server: MCPServer[Any], services: Services) -> None:
     jobs = JobManager(
         max_queued=s.lora_max_queued, keep=s.lora_jobs_kept, queue_setting="GENAI_MCP_LORA_MAX_QUEUED"
     )
-    # Stop training at the next step when the process exits, so no half-written adapter is left.
+    # Stop training at the next step when the process exits, so no half-written adapter is left;
+    # what a killed process left behind (a hidden temp folder, never an adapter) goes at start-up.
     atexit.register(jobs.close)
+    store.clean_stale()
 
     def prepare(request: lora.LoraRequest) -> Any:
         from genai_mcp.tools.lora.train import prepare as prepare_job

@@ -331,3 +331,12 @@ def _png_b64(image: Image.Image) -> str:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_start_up_removes_what_a_killed_save_left_behind(tmp_path: Path) -> None:
+    adapters = tmp_path / "data" / "adapters"
+    stale = adapters / ".tmp-zebra-999999999-0a1b"  # no such process
+    stale.mkdir(parents=True)
+    (stale / "adapter_model.safetensors").write_bytes(b"half")
+    create_server(ServerSettings(data_dir=tmp_path / "data", log_level="WARNING"))
+    assert not stale.exists()
