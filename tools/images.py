@@ -28,15 +28,15 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import os
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.paths import NoSuchPathError, resolve_under_roots
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -224,45 +224,21 @@ def _strict_base64(text: str) -> bytes | None:
 
 
 def _file_bytes(raw: str, policy: ImagePolicy) -> bytes:
-    if not policy.roots:
-        hint = f" (set {policy.roots_setting})" if policy.roots_setting else ""
+    try:
+        real = resolve_under_roots(
+            raw, policy.roots, what="image", roots_setting=policy.roots_setting or "GENAI_MCP_ROOTS"
+        )
+    except NoSuchPathError as exc:
         raise _NoSuchFile(
-            f"the image was read as a file path ({_short(raw)}), but no file roots are configured{hint}; "
-            "send the image as base64 or a data: URI instead"
-        )
-    if "\x00" in raw:
-        raise InvalidInputError("the image path contains a NUL character")
-    path = Path(raw).expanduser()
-    if ".." in path.parts:
-        raise InvalidInputError(
-            f"the image path {_short(raw)} contains '..'; paths must stay under the roots"
-        )
-    roots = [r.expanduser().resolve() for r in policy.roots]
-    # A caller may spell a root as configured (perhaps through a symlink) or fully resolved.
-    spelled = [*roots, *(r.expanduser().absolute() for r in policy.roots)]
-    candidates = [path] if path.is_absolute() else [root / path for root in roots]
-    allowed = ", ".join(str(r) for r in roots)
-    for candidate in candidates:
-        if not _inside(candidate.absolute(), spelled):
-            raise InvalidInputError(f"the image path {_short(raw)} is outside the allowed roots ({allowed})")
-        if not os.path.lexists(candidate):
-            continue
-        real = candidate.resolve()
-        if not _inside(real, roots):
-            raise InvalidInputError(
-                f"the image path {_short(raw)} leads through a symlink outside the allowed roots ({allowed})"
-            )
-        if not real.is_file():
-            raise InvalidInputError(f"the image path {_short(raw)} is not a regular file")
-        _check_bytes(real.stat().st_size, policy)
-        with open(real, "rb") as f:
-            data = f.read(policy.max_bytes + 1)  # the file may have grown since stat
-        _check_bytes(len(data), policy)
-        return data
-    raise _NoSuchFile(
-        f"the image was read as a file path, but {_short(raw)} does not exist under the allowed roots "
-        f"({allowed}); other forms: base64, a data: URI, or a resource URI of a server-produced image"
-    )
+            f"{exc}; other forms: base64, a data: URI, or a resource URI of a server-produced image"
+        ) from None
+    if not real.is_file():
+        raise InvalidInputError(f"the image path {_short(raw)} is not a regular file")
+    _check_bytes(real.stat().st_size, policy)
+    with open(real, "rb") as f:
+        data = f.read(policy.max_bytes + 1)  # the file may have grown since stat
+    _check_bytes(len(data), policy)
+    return data
 
 
 def _fetch(url: str, policy: ImagePolicy) -> bytes:
@@ -311,10 +287,6 @@ def _bomb_refusal(message: str, policy: ImagePolicy) -> Exception:
     guard = PILImage.MAX_IMAGE_PIXELS
     limit = min(policy.max_pixels, guard) if guard else policy.max_pixels
     return LimitExceededError("the image's size in pixels", int(found.group(1)), limit, policy.pixels_setting)
-
-
-def _inside(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == root or path.is_relative_to(root) for root in roots)
 
 
 def _short(text: str, limit: int = 80) -> str:

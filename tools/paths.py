@@ -13,7 +13,11 @@ from pathlib import Path
 
 from genai_mcp.tools.errors import InvalidInputError
 
-__all__ = ["is_inside", "resolve_under_roots"]
+__all__ = ["NoSuchPathError", "is_inside", "resolve_under_roots"]
+
+
+class NoSuchPathError(InvalidInputError):
+    """Nothing of that name is under the roots, or there are no roots: the string may not be a path at all."""
 
 
 def resolve_under_roots(
@@ -28,7 +32,7 @@ def resolve_under_roots(
     """
     shown = _short(raw)
     if not roots:
-        raise InvalidInputError(
+        raise NoSuchPathError(
             f"the {what} {shown} was read as a path, but no file roots are configured (set {roots_setting})"
         )
     if "\x00" in raw:
@@ -54,7 +58,7 @@ def resolve_under_roots(
                 f"the {what} path {shown} leads through a symlink outside the allowed roots ({allowed})"
             )
         return real
-    raise InvalidInputError(f"no {what} {shown} exists under the allowed roots ({allowed})")
+    raise NoSuchPathError(f"no {what} {shown} exists under the allowed roots ({allowed})")
 
 
 def is_inside(path: Path, roots: Sequence[Path]) -> bool:

@@ -194,7 +194,7 @@ def test_paths_cannot_leave_the_roots(tree: Path) -> None:
         "sub/../../outside.png": "contains '..'",
         "escape.png": "through a symlink outside the allowed roots",
         str(tree / "escape.png"): "through a symlink outside the allowed roots",
-        "missing.png": "does not exist under the allowed roots",
+        "missing.png": "no image .missing.png. exists under the allowed roots",
         "sub": "not a regular file",
     }
     for spec, words in cases.items():

@@ -288,7 +288,7 @@ def test_files_under_roots_only_and_text_suffixes_only(tmp_path: Path) -> None:
         ("link.txt", "outside the allowed roots"),
         (str(outside / "secret.txt"), "outside the allowed roots"),
         ("../outside/secret.txt", "'..'"),
-        ("missing.txt", "no file 'missing.txt'"),
+        ("missing.txt", "no document 'missing.txt' exists"),
     ]:
         with pytest.raises(InvalidInputError, match=message):
             rag.index_documents(rag.IndexRequest(collection="f", paths=[path]), store, limits)
