@@ -251,7 +251,7 @@ def test_bad_inputs_give_clear_errors(settings: ServerSettings, models: dict[str
                 "sample_images", {"scheduler": "ddpm", "eta": 0.3, "model": grey}
             )
             assert "scheduler" in await error("sample_images", {"scheduler": "magic"})
-            assert "does not exist under the allowed roots" in await error(
+            assert "no image 'nope.png' exists under the allowed roots" in await error(
                 "denoise_image", {"image": "nope.png", "model": grey}
             )
             assert "not a PNG, JPEG" in await error(
