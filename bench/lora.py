@@ -131,7 +131,12 @@ def child(task: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
     peak_reset = reset_peak()
     rss_before = rss_mb()
     stamps: list[float] = []
-    result = train(prepared, store, on_progress=lambda step, total, loss: stamps.append(time.perf_counter()))
+    result = train(
+        prepared,
+        store,
+        # Steps only: the heartbeats between held-out batches (loss None) are not training steps.
+        on_progress=lambda step, total, loss: None if loss is None else stamps.append(time.perf_counter()),
+    )
     peak = peak_mb()
     saved = sum(f.stat().st_size for f in store.path("bench").rglob("*") if f.is_file())
     return {

@@ -188,3 +188,18 @@ def test_close_cancels_running_and_queued_jobs_and_refuses_new_ones() -> None:
     assert jobs.status(queued.job_id).state == "cancelled"
     with pytest.raises(BusyError, match="shutting down"):
         jobs.submit(_steps("c", 2), adapter="c", task="causal-lm", total_steps=2)
+
+
+def test_heartbeats_check_cancellation_without_adding_steps() -> None:
+    def evaluating(progress: Progress) -> LoraResult:
+        while True:  # a long held-out evaluation: heartbeats only
+            progress(0, 5, None)
+            time.sleep(0.002)
+
+    jobs = JobManager()
+    info = jobs.submit(evaluating, adapter="a", task="causal-lm", total_steps=5)
+    time.sleep(0.05)
+    running = jobs.status(info.job_id)
+    assert running.state == "running" and running.step == 0 and running.loss_curve == []
+    jobs.cancel(info.job_id)
+    assert jobs.wait(info.job_id, 10).state == "cancelled"

@@ -110,9 +110,13 @@ def test_causal_lm_lora_learns_the_style_and_changes_generation(store: AdapterSt
     assert (plan.train_examples, plan.eval_examples, plan.steps) == (38, 10, 30)
     assert plan.learning_rate == 1e-2 and plan.labels is None and plan.estimated_seconds > 0
 
-    seen: list[tuple[int, int]] = []
-    result = train(prepared, store, on_progress=lambda step, total, loss: seen.append((step, total)))
-    assert seen == [(i, 30) for i in range(1, 31)]
+    seen: list[tuple[int, int, bool]] = []
+    result = train(
+        prepared, store, on_progress=lambda step, total, loss: seen.append((step, total, loss is None))
+    )
+    # Steps with their loss; between held-out batches (before and after), heartbeats without one.
+    assert [s[:2] for s in seen if not s[2]] == [(i, 30) for i in range(1, 31)]
+    assert {s[0] for s in seen if s[2]} == {0, 30}
     assert result.eval_loss_after < result.eval_loss_before - 1.0, result
     assert result.metric_after == pytest.approx(math.exp(result.eval_loss_after))
     assert result.train_loss_last < result.train_loss_first and len(result.loss_curve) == 30
@@ -207,8 +211,9 @@ def test_cancel_saves_nothing(store: AdapterStore) -> None:
     prepared = prepare(request, limits=LIMITS, policy=POLICY, store=store)
     steps: list[int] = []
 
-    def progress(step: int, total: int, loss: float) -> None:
-        steps.append(step)
+    def progress(step: int, total: int, loss: float | None) -> None:
+        if loss is not None:
+            steps.append(step)
         if step == 3:
             raise CancelledError("cancelled by the user")
 
@@ -216,6 +221,17 @@ def test_cancel_saves_nothing(store: AdapterStore) -> None:
         train(prepared, store, on_progress=progress)
     assert steps == [1, 2, 3] and store.list() == [] and not store.exists("stopped")
     assert not store.root.exists() or list(store.root.iterdir()) == []
+
+    # A cancel during the held-out evaluation (a heartbeat) stops before any training step.
+    def refuse(step: int, total: int, loss: float | None) -> None:
+        raise CancelledError("cancelled during evaluation")
+
+    again = prepare(
+        request.model_copy(update={"name": "stopped-early"}), limits=LIMITS, policy=POLICY, store=store
+    )
+    with pytest.raises(CancelledError, match="during evaluation"):
+        train(again, store, on_progress=refuse)
+    assert not store.exists("stopped-early")
 
 
 def _refusal(store: AdapterStore, limits: LoraLimits = LIMITS, **fields: Any) -> Prepared:

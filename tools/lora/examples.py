@@ -13,7 +13,7 @@ the metric is accuracy. torch is imported inside.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -165,14 +165,21 @@ def loss_of(model: Any, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.
     return total, int(y.numel()), int((logits.argmax(-1) == y).sum().item())
 
 
-def evaluate(model: Any, examples: Examples, batch_size: int) -> tuple[float, float]:
-    """(mean held-out loss in nats, metric): perplexity exp(loss) for text, accuracy 0-1 for images."""
+def evaluate(
+    model: Any, examples: Examples, batch_size: int, between: Callable[[], None] | None = None
+) -> tuple[float, float]:
+    """(mean held-out loss in nats, metric): perplexity exp(loss) for text, accuracy 0-1 for images.
+
+    `between()` runs before each batch; it may raise (CancelledError) to stop a long evaluation.
+    """
     import torch
 
     model.eval()
     total, count, correct = 0.0, 0, 0
     with torch.no_grad():
         for x, y in examples.eval_batches(batch_size):
+            if between is not None:
+                between()
             t, n, c = loss_of(model, x, y)
             total, count, correct = total + float(t.item()), count + n, correct + c
     mean = total / max(count, 1)

@@ -1,9 +1,10 @@
 """Fine-tuning jobs: one worker thread runs them one at a time, in submission order.
 
 A job is submitted with a `run(progress)` callable; the worker calls it, and `run` calls
-`progress(step, total, loss)` after every optimizer step. That is where the job's state is
-updated and where cancellation lands: once `cancel(job_id)` is called, the next `progress` raises
-CancelledError, so a running job stops within one step (and `run` saves nothing).
+`progress(step, total, loss)` after every optimizer step (and `progress(step, total, None)`
+between evaluation batches: a heartbeat, not a step). That is where the job's state is updated
+and where cancellation lands: once `cancel(job_id)` is called, the next `progress` raises
+CancelledError, so a running job stops within one step or evaluation batch (and saves nothing).
 
 Admission: while a job runs, at most `max_queued` more may wait (0: a second job is refused at
 once). A full queue raises BusyError naming the running job and the setting that raises the bound.
@@ -26,7 +27,7 @@ from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask
 
 __all__ = ["CURVE_POINTS", "JobManager", "Progress"]
 
-Progress = Callable[[int, int, float], None]
+Progress = Callable[[int, int, float | None], None]
 CURVE_POINTS = 200
 _FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -190,13 +191,14 @@ class JobManager:
                     job.result = result
                 self._end(job, "succeeded", None)
 
-    def _progress(self, job: _Job, step: int, total: int, loss: float) -> None:
+    def _progress(self, job: _Job, step: int, total: int, loss: float | None) -> None:
         with self._changed:
             if job.cancel.is_set():
                 raise CancelledError(f"job {job.job_id} was cancelled after {job.step} of {total} steps")
             job.total_steps = total
-            job.record(step, loss)
-            self._changed.notify_all()
+            if loss is not None:
+                job.record(step, loss)
+                self._changed.notify_all()
 
     def _end(self, job: _Job, state: JobState, error: str | None) -> None:
         with self._changed:

@@ -18,6 +18,7 @@ a seeded shuffle (a new one each epoch); for causal-lm an example is a block of 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -54,7 +55,7 @@ DEFAULT_LEARNING_RATE = {"causal-lm": 3e-3, "image-classification": 1e-2}
 CURVE_POINTS = 200
 WARMUP_SHARE = 0.05
 FINAL_LR_SHARE = 0.1
-Progress = Callable[[int, int, float], None]
+Progress = Callable[[int, int, float | None], None]
 
 
 @dataclass
@@ -183,7 +184,8 @@ def train(
 
     start = time.perf_counter()
     batch = min(request.batch_size, examples.n_train)
-    loss_before, metric_before = evaluate(model, examples, batch)
+    beat = None if on_progress is None else functools.partial(on_progress, 0, plan.steps, None)
+    loss_before, metric_before = evaluate(model, examples, batch, beat)
     torch.manual_seed(request.seed)  # dropout
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=plan.learning_rate, weight_decay=0.0)
@@ -211,7 +213,9 @@ def train(
                 on_progress(step, plan.steps, losses[-1])
     finally:
         model.eval()
-    loss_after, metric_after = evaluate(model, examples, batch)
+    if on_progress is not None:
+        beat = functools.partial(on_progress, len(losses), plan.steps, None)
+    loss_after, metric_after = evaluate(model, examples, batch, beat)
 
     metric = "perplexity" if request.task == "causal-lm" else "accuracy"
     info = AdapterInfo(
