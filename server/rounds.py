@@ -25,10 +25,17 @@ T = TypeVar("T")
 
 
 class RoundCache(Generic[T]):
-    """A small, thread-safe, time-bounded memo of `compute()` by the arguments it was given."""
+    """A small, thread-safe, time-bounded memo of `compute()` by the arguments it was given.
 
-    def __init__(self, *, ttl_s: float = 300.0, size: int = 8) -> None:
+    Entries older than `ttl_s` seconds by `clock` (monotonic seconds; a test passes its own) are
+    dropped; at most `size` are kept, the oldest pushed out first.
+    """
+
+    def __init__(
+        self, *, ttl_s: float = 300.0, size: int = 8, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl_s, self.size = ttl_s, size
+        self._clock = clock
         self.hits = self.misses = 0
         self._items: OrderedDict[str, tuple[float, T]] = OrderedDict()
         self._lock = threading.Lock()
@@ -36,7 +43,7 @@ class RoundCache(Generic[T]):
     def get_or_compute(self, arguments: Mapping[str, Any], compute: Callable[[], T], *, retry: bool) -> T:
         """The value computed for `arguments` by an earlier round if this is a retry round, else `compute()`."""
         key = self.key(arguments)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             for old in [k for k, (t, _) in self._items.items() if now - t > self.ttl_s]:
                 del self._items[old]
