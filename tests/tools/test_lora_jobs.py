@@ -8,7 +8,6 @@ manager's bookkeeping, which a real run only makes slower.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -54,15 +53,37 @@ def _result(adapter: str, steps: int) -> LoraResult:
     )
 
 
-def _steps(
-    adapter: str, steps: int, *, pause: float = 0.0, gate: threading.Event | None = None
-) -> Callable[[Progress], LoraResult]:
+class Hold:
+    """A handshake with a job's `run`: it stops after `after` steps until the test releases it.
+
+    `reached()` returns once the job is there (so it is running: the worker has picked it up);
+    whatever the test does before `release()` happens while the job is known to be at that step.
+    """
+
+    def __init__(self, after: int = 0) -> None:
+        self.after = after
+        self._reached = threading.Event()
+        self._released = threading.Event()
+
+    def stop_here(self) -> None:  # called by the job's thread
+        self._reached.set()
+        assert self._released.wait(10), "the test never released the job"
+
+    def reached(self) -> None:
+        assert self._reached.wait(10), f"the job never got to step {self.after}"
+
+    def release(self) -> None:
+        self._released.set()
+
+
+def _steps(adapter: str, steps: int, *, hold: Hold | None = None) -> Callable[[Progress], LoraResult]:
     def run(progress: Progress) -> LoraResult:
-        if gate is not None:
-            assert gate.wait(10)
+        if hold is not None and hold.after == 0:
+            hold.stop_here()
         for step in range(1, steps + 1):
-            time.sleep(pause)
             progress(step, steps, 1.0 / step)
+            if hold is not None and hold.after == step:
+                hold.stop_here()
         return _result(adapter, steps)
 
     return run
@@ -82,53 +103,55 @@ def test_a_job_runs_to_success_with_its_loss_curve() -> None:
 
 
 def test_second_job_waits_in_the_queue_and_a_third_is_refused_as_busy() -> None:
-    gate = threading.Event()
+    hold = Hold()
     jobs = JobManager(max_queued=1, queue_setting="GENAI_MCP_LORA_MAX_QUEUED")
-    first = jobs.submit(_steps("a", 3, gate=gate), adapter="a", task="causal-lm", total_steps=3)
-    jobs.wait(first.job_id, 0.5)  # let the worker pick it up
+    first = jobs.submit(_steps("a", 3, hold=hold), adapter="a", task="causal-lm", total_steps=3)
+    hold.reached()  # the worker has picked it up: it is the running job
     second = jobs.submit(_steps("b", 3), adapter="b", task="causal-lm", total_steps=3)
     assert second.state == "queued" and second.queue_position == 1
     with pytest.raises(BusyError, match=r"busy: job lora-.* \(adapter 'a'\).*GENAI_MCP_LORA_MAX_QUEUED"):
         jobs.submit(_steps("c", 3), adapter="c", task="causal-lm", total_steps=3)
     with pytest.raises(BusyError, match="busy"):
         jobs.check_room()
-    gate.set()
+    hold.release()
     assert jobs.wait(second.job_id, 10).state == "succeeded"
     assert jobs.status(first.job_id).state == "succeeded"
     assert [j.adapter for j in jobs.list()] == ["b", "a"]  # newest first
 
 
 def test_no_queue_means_busy_at_once() -> None:
-    gate = threading.Event()
+    hold = Hold()
     jobs = JobManager(max_queued=0)
-    first = jobs.submit(_steps("a", 2, gate=gate), adapter="a", task="causal-lm", total_steps=2)
-    jobs.wait(first.job_id, 0.5)
+    first = jobs.submit(_steps("a", 2, hold=hold), adapter="a", task="causal-lm", total_steps=2)
+    hold.reached()
     with pytest.raises(BusyError, match="0 job"):
         jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
-    gate.set()
+    hold.release()
     jobs.wait(first.job_id, 10)
 
 
 def test_cancel_stops_a_running_job_within_one_step() -> None:
+    hold = Hold(after=5)
     jobs = JobManager()
-    info = jobs.submit(_steps("a", 10_000, pause=0.002), adapter="a", task="causal-lm", total_steps=10_000)
-    at = jobs.wait(info.job_id, 10, past_step=5).step
-    jobs.cancel(info.job_id)
+    info = jobs.submit(_steps("a", 10, hold=hold), adapter="a", task="causal-lm", total_steps=10)
+    hold.reached()
+    assert jobs.cancel(info.job_id).state == "running"  # it stops at its next step, not at once
+    hold.release()
     done = jobs.wait(info.job_id, 10)
     assert done.state == "cancelled"
     assert done.result is None
-    assert done.step <= at + 50  # the loop ran on only while cancel() was being called
+    assert done.step == 5  # step 6 asked for progress and was refused
     assert done.error is not None and "cancelled after" in done.error
 
 
 def test_cancel_removes_a_queued_job_and_final_jobs_stay_final() -> None:
-    gate = threading.Event()
+    hold = Hold()
     jobs = JobManager(max_queued=2)
-    first = jobs.submit(_steps("a", 2, gate=gate), adapter="a", task="causal-lm", total_steps=2)
-    jobs.wait(first.job_id, 0.5)
+    first = jobs.submit(_steps("a", 2, hold=hold), adapter="a", task="causal-lm", total_steps=2)
+    hold.reached()
     queued = jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
     assert jobs.cancel(queued.job_id).state == "cancelled"
-    gate.set()
+    hold.release()
     assert jobs.wait(first.job_id, 10).state == "succeeded"
     assert jobs.cancel(first.job_id).state == "succeeded"
     assert jobs.status(queued.job_id).step == 0
@@ -152,14 +175,14 @@ def test_a_failing_job_records_why_and_the_worker_goes_on() -> None:
 
 
 def test_one_adapter_name_per_live_job_and_unknown_ids_are_named() -> None:
-    gate = threading.Event()
+    hold = Hold()
     jobs = JobManager()
-    first = jobs.submit(_steps("same", 2, gate=gate), adapter="same", task="causal-lm", total_steps=2)
+    first = jobs.submit(_steps("same", 2, hold=hold), adapter="same", task="causal-lm", total_steps=2)
     with pytest.raises(InvalidInputError, match="'same' is already being trained"):
         jobs.submit(_steps("same", 2), adapter="same", task="causal-lm", total_steps=2)
     with pytest.raises(InvalidInputError, match=r"no job 'lora-nope'.*list_jobs"):
         jobs.status("lora-nope")
-    gate.set()
+    hold.release()
     jobs.wait(first.job_id, 10)
 
 
@@ -179,27 +202,36 @@ def test_old_jobs_are_forgotten_and_long_curves_thinned() -> None:
 
 
 def test_close_cancels_running_and_queued_jobs_and_refuses_new_ones() -> None:
+    hold = Hold(after=1)
     jobs = JobManager(max_queued=1)
-    running = jobs.submit(_steps("a", 10_000, pause=0.002), adapter="a", task="causal-lm", total_steps=10_000)
-    jobs.wait(running.job_id, 10, past_step=1)
+    running = jobs.submit(_steps("a", 10, hold=hold), adapter="a", task="causal-lm", total_steps=10)
+    hold.reached()
     queued = jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
-    jobs.close()
-    assert jobs.status(running.job_id).state == "cancelled"
-    assert jobs.status(queued.job_id).state == "cancelled"
+    jobs.close(timeout=0)  # the running job is held here, so don't wait for the worker yet
+    assert jobs.status(queued.job_id).state == "cancelled"  # at once
     with pytest.raises(BusyError, match="shutting down"):
         jobs.submit(_steps("c", 2), adapter="c", task="causal-lm", total_steps=2)
+    hold.release()
+    jobs.close()  # again: now it waits for the worker, which stops the running job at its next step
+    done = jobs.status(running.job_id)
+    assert done.state == "cancelled" and done.step == 1
 
 
 def test_heartbeats_check_cancellation_without_adding_steps() -> None:
+    hold = Hold()
+
     def evaluating(progress: Progress) -> LoraResult:
-        while True:  # a long held-out evaluation: heartbeats only
+        for _ in range(3):  # a long held-out evaluation: heartbeats only
             progress(0, 5, None)
-            time.sleep(0.002)
+        hold.stop_here()
+        while True:  # ends only when a heartbeat raises
+            progress(0, 5, None)
 
     jobs = JobManager()
     info = jobs.submit(evaluating, adapter="a", task="causal-lm", total_steps=5)
-    time.sleep(0.05)
+    hold.reached()
     running = jobs.status(info.job_id)
     assert running.state == "running" and running.step == 0 and running.loss_curve == []
     jobs.cancel(info.job_id)
+    hold.release()
     assert jobs.wait(info.job_id, 10).state == "cancelled"
