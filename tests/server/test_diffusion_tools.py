@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,18 +146,33 @@ def test_progress_counts_the_steps_and_every_link_reads_back(
     run(main)
 
 
+class StopLog(logging.Handler):
+    """The "sample_images stopped" lines the server logs (from its worker thread); `seen` is set at the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "sample_images stopped" in record.getMessage():
+            self.messages.append(record.getMessage())
+            self.seen.set()
+
+
 @pytest.fixture
-def info_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    with caplog.at_level(logging.INFO, logger="genai_mcp.server.diffusion_tools"):
-        yield caplog
+def stop_log(caplog: pytest.LogCaptureFixture) -> Iterator[StopLog]:
+    name = "genai_mcp.server.diffusion_tools"
+    handler = StopLog()
+    with caplog.at_level(logging.INFO, logger=name):
+        logging.getLogger(name).addHandler(handler)
+        yield handler
+        logging.getLogger(name).removeHandler(handler)
 
 
 def test_cancel_stops_within_a_step_and_the_next_call_works(
-    settings: ServerSettings, models: dict[str, str], info_logs: pytest.LogCaptureFixture
+    settings: ServerSettings, models: dict[str, str], stop_log: StopLog
 ) -> None:
-    def stopped() -> list[str]:
-        return [r.getMessage() for r in info_logs.records if "sample_images stopped" in r.getMessage()]
-
     async def main() -> None:
         async with Client(create_server(settings)) as client:
             third_step = anyio.Event()
@@ -175,11 +191,9 @@ def test_cancel_stops_within_a_step_and_the_next_call_works(
                 await third_step.wait()
                 tg.cancel_scope.cancel()
             # The worker notices at its next step and logs how far it got.
-            with anyio.fail_after(10):
-                while not stopped():
-                    await anyio.sleep(0.02)
-            assert "cancelled by the caller after" in stopped()[0]
-            done = int(stopped()[0].split("after ")[1].split(" of ")[0])
+            assert await anyio.to_thread.run_sync(stop_log.seen.wait, 10), "the worker never said it stopped"
+            assert "cancelled by the caller after" in stop_log.messages[0]
+            done = int(stop_log.messages[0].split("after ")[1].split(" of ")[0])
             assert 3 <= done < 1000
 
             result = await client.call_tool(
