@@ -1,141 +1,220 @@
-"""The seam between MCP and genai_mcp.tools: errors in, flat tool signatures out.
+"""The one seam between MCP and genai_mcp.tools: every tool is published here.
 
 A tools/ function takes one pydantic request model and returns a pydantic result. MCP clients
-(and the LLMs behind them) work best with flat arguments, so `register_model_tool` publishes the
-request model's fields as the tool's parameters (descriptions, defaults and constraints intact),
-rebuilds the request from them, and maps the domain's error family onto ToolError.
+(and the LLMs behind them) work best with flat arguments, so the publisher offers the request
+model's fields as the tool's parameters (descriptions, defaults and constraints intact, limits in
+descriptions rendered with the live values), rebuilds the request from them, runs the work off
+the event loop and maps the domain's errors onto ToolError (server/errors.py). Three shapes:
+
+    tools.add(spec, fn)                 fn(request) -> result, in a worker thread
+    tools.add_long(spec, fn)            fn(request, progress) -> result: progress per step,
+                                        cancellation within one step (server/longwork.py)
+    tools.add_resolving(spec, body, resolvers)
+                                        resolvers (Resolve: sampling / elicitation rounds) get
+                                        the validated request; `await body(request, ctx, **resolved)`
+
+A spec's `content` hook turns the result into content blocks after its JSON (image previews,
+resource links). Arguments that only the call has (a confirmation flag, how long to wait) are
+fields of a request model that extends the domain's, never parameters written by hand.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar
 
+import anyio.to_thread
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, ValidationError
+from mcp.server.mcpserver import Context, ElicitationResult, Resolve
+from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
+from pydantic import BaseModel
 
-from genai_mcp.server.longwork import OnStep, run_with_progress
-from genai_mcp.tools.errors import GenAIError
+from genai_mcp.server.errors import tool_errors
+from genai_mcp.server.longwork import run_with_progress
+from genai_mcp.tools.limits import render
+from genai_mcp.tools.progress import Progress
 
-__all__ = [
-    "describe_validation_error",
-    "flat_signature",
-    "register_long_tool",
-    "register_model_tool",
-    "tool_errors",
-]
-
-logger = logging.getLogger(__name__)
+__all__ = ["Resolver", "ToolPublisher", "ToolSpec", "flat_signature"]
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResultT = TypeVar("ResultT", bound=BaseModel)
+Run = Callable[[Any, Context[Any], dict[str, Any]], Awaitable[Any]]
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem, `field: message`, without echoing the caller's (possibly huge) values."""
-    lines = []
-    for err in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {msg}" if where else msg)
-    return "invalid arguments: " + "; ".join(lines)
+@dataclass(frozen=True)
+class ToolSpec(Generic[RequestT, ResultT]):
+    """What a client sees of a tool: name, texts, argument and result schemas, annotations.
 
-
-@contextmanager
-def tool_errors() -> Iterator[None]:
-    """Turn expected failures into ToolError (whose text reaches the client); let bugs through.
-
-    Anything else propagates: the SDK logs it with a traceback and tells the client only that the
-    tool failed, which is right for a bug.
+    `{key}` placeholders in the description (and in the request fields' descriptions) name limits
+    (`{vision.max_batch}`) and are replaced by their live values when the tool is published.
     """
-    try:
-        yield
-    except GenAIError as exc:
-        raise ToolError(str(exc)) from exc
-    except ValidationError as exc:
-        raise ToolError(describe_validation_error(exc)) from exc
+
+    name: str
+    title: str
+    description: str
+    request: type[RequestT]
+    result: type[ResultT]
+    annotations: ToolAnnotations
+    content: Callable[[ResultT], Sequence[ContentBlock]] | None = None
 
 
-def flat_signature(request_model: type[BaseModel], result_model: type[BaseModel]) -> inspect.Signature:
+@dataclass(frozen=True)
+class Resolver:
+    """A value the tool body needs from before it runs, possibly through a round trip to the client.
+
+    `fn(request, ctx, **needs)` returns the value, or a `Sample` / `Elicit` whose answer becomes the
+    value. A sync `fn` runs in a worker thread, an async one on the event loop. `needs` names earlier
+    resolvers whose values it takes. With `outcome`, consumers get the whole ElicitationResult
+    (accepted, declined or cancelled) instead of the accepted data.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    needs: tuple[str, ...] = ()
+    outcome: bool = False
+
+
+def flat_signature(
+    request_model: type[BaseModel], values: Mapping[str, object] | None = None
+) -> list[inspect.Parameter]:
+    """The request model's fields as keyword-only parameters; `{key}` limits in descriptions rendered."""
     params = []
-    for name, field in request_model.model_fields.items():
-        # Default travels on the Parameter; the FieldInfo keeps description and constraints.
-        info = field._copy()
+    for name, model_field in request_model.model_fields.items():
+        # The default travels on the Parameter; the FieldInfo keeps description and constraints.
+        info = model_field._copy()
         default = (
-            inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
+            inspect.Parameter.empty
+            if model_field.is_required()
+            else model_field.get_default(call_default_factory=True)
         )
         info.default = ...
         info.default_factory = None
+        if info.description is not None and values is not None:
+            info.description = render(info.description, values)
         params.append(
             inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=default,
-                annotation=Annotated[field.annotation, info],
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[model_field.annotation, info]
             )
         )
-    return inspect.Signature(params, return_annotation=result_model)
+    return params
 
 
-def register_model_tool(
-    server: MCPServer[Any],
-    fn: Callable[[RequestT], ResultT],
-    request_model: type[RequestT],
-    result_model: type[ResultT],
-    *,
-    name: str,
-    title: str,
-    description: str,
-    annotations: ToolAnnotations,
-) -> None:
-    """Publish `fn(request) -> result` as the MCP tool `name` with flat, documented arguments.
+@dataclass
+class ToolPublisher:
+    """Publishes tools on `server`; `limits` are the live values `{key}` placeholders render to."""
 
-    The function runs in a worker thread (the SDK does that for sync callables), so slow domain
-    code never blocks the event loop.
-    """
+    server: MCPServer[Any]
+    limits: Mapping[str, object]
+    specs: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict)
 
-    @functools.wraps(fn)
-    def adapter(**kwargs: Any) -> ResultT:
+    def add(self, spec: ToolSpec[RequestT, ResultT], fn: Callable[[RequestT], ResultT]) -> None:
+        """`fn(request)` runs in a worker thread, so slow domain code never blocks the event loop."""
+
+        async def run(request: Any, ctx: Context[Any], resolved: dict[str, Any]) -> Any:
+            return await anyio.to_thread.run_sync(fn, request)
+
+        self._publish(spec, run, ())
+
+    def add_long(self, spec: ToolSpec[RequestT, ResultT], fn: Callable[[RequestT, Progress], ResultT]) -> None:
+        """`fn(request, progress)`: progress goes to the caller per step; a cancel stops it at the next."""
+
+        async def run(request: Any, ctx: Context[Any], resolved: dict[str, Any]) -> Any:
+            return await run_with_progress(ctx, lambda progress: fn(request, progress))
+
+        self._publish(spec, run, ())
+
+    def add_resolving(
+        self,
+        spec: ToolSpec[RequestT, ResultT],
+        body: Callable[..., Awaitable[ResultT]],
+        resolvers: Sequence[Resolver],
+    ) -> None:
+        """`await body(request, ctx, **resolved)` once every resolver has its value."""
+
+        async def run(request: Any, ctx: Context[Any], resolved: dict[str, Any]) -> Any:
+            return await body(request, ctx, **resolved)
+
+        self._publish(spec, run, resolvers)
+
+    def _publish(self, spec: ToolSpec[Any, Any], run: Run, resolvers: Sequence[Resolver]) -> None:
+        request_model, fields = spec.request, list(spec.request.model_fields)
+        markers = self._markers(spec, resolvers)
+        consumed = {r.name: markers[r.name] for r in resolvers}
+
+        async def tool(ctx: Context[Any], **kwargs: Any) -> Any:
+            with tool_errors():
+                request = request_model(**{k: kwargs[k] for k in fields})
+                result = await run(request, ctx, {name: kwargs[name] for name in consumed})
+            return self._reply(spec, result)
+
+        returns: Any = Annotated[CallToolResult, spec.result] if spec.content else spec.result
+        _sign(tool, spec.name, [*flat_signature(request_model, self.limits)], consumed, returns)
+        self.server.add_tool(
+            tool,
+            name=spec.name,
+            title=spec.title,
+            description=render(spec.description, self.limits),
+            annotations=spec.annotations,
+        )
+        self.specs[spec.name] = spec
+
+    def _markers(self, spec: ToolSpec[Any, Any], resolvers: Sequence[Resolver]) -> dict[str, Any]:
+        """`Annotated[..., Resolve(wrapper)]` per resolver, each wrapper rebuilding the request."""
+        request_model, fields = spec.request, list(spec.request.model_fields)
+        flat = flat_signature(request_model)
+        markers: dict[str, Any] = {}
+        for resolver in resolvers:
+            needs = {n: markers[n] for n in resolver.needs}  # earlier resolvers only: no cycles
+            wrapper = _resolver_wrapper(resolver, request_model, fields)
+            # The wire key of a resolver round is module:qualname; keep it readable and per tool.
+            _sign(wrapper, f"{spec.name}.{resolver.name}", flat, needs, inspect.Signature.empty)
+            wrapper.__module__ = resolver.fn.__module__
+            kind = ElicitationResult[Any] if resolver.outcome else Any
+            markers[resolver.name] = Annotated[kind, Resolve(wrapper)]
+        return markers
+
+    @staticmethod
+    def _reply(spec: ToolSpec[Any, Any], result: BaseModel) -> Any:
+        if spec.content is None:
+            return result
+        data = result.model_dump(mode="json")
+        content: list[ContentBlock] = [TextContent(type="text", text=json.dumps(data, indent=2))]
+        content += spec.content(result)
+        return CallToolResult(content=content, structured_content=data)
+
+
+def _resolver_wrapper(resolver: Resolver, request_model: type[BaseModel], fields: list[str]) -> Any:
+    def call(kwargs: dict[str, Any]) -> Any:
+        request = request_model(**{k: kwargs[k] for k in fields})
+        return resolver.fn(request, kwargs["ctx"], **{n: kwargs[n] for n in resolver.needs})
+
+    # The SDK runs a sync resolver in a worker thread and awaits an async one: keep fn's kind.
+    if inspect.iscoroutinefunction(resolver.fn):
+
+        async def async_wrapper(**kwargs: Any) -> Any:
+            with tool_errors():
+                return await call(kwargs)
+
+        return async_wrapper
+
+    def sync_wrapper(**kwargs: Any) -> Any:
         with tool_errors():
-            return fn(request_model(**kwargs))
+            return call(kwargs)
 
-    del adapter.__wrapped__  # inspect.signature must see the flat signature, not fn's
-    adapter.__signature__ = flat_signature(request_model, result_model)  # type: ignore[attr-defined]
-    adapter.__annotations__ = {}
-    server.add_tool(adapter, name=name, title=title, description=description, annotations=annotations)
+    return sync_wrapper
 
 
-def register_long_tool(
-    server: MCPServer[Any],
-    fn: Callable[[Any, OnStep], BaseModel],
-    request_model: type[BaseModel],
-    result_model: type[BaseModel],
-    *,
-    name: str,
-    title: str,
-    description: str,
-    annotations: ToolAnnotations,
+def _sign(
+    fn: Any, name: str, flat: list[inspect.Parameter], resolved: Mapping[str, Any], returns: Any
 ) -> None:
-    """Like register_model_tool (flat arguments, errors mapped to ToolError), for a
-    `fn(request, on_step)` that runs in a worker thread with progress and cancellation
-    (server/longwork.py)."""
-
-    async def tool(ctx: Context[Any], **kwargs: Any) -> BaseModel:
-        with tool_errors():
-            request = request_model(**kwargs)
-            return await run_with_progress(ctx, functools.partial(fn, request))
-
-    flat = flat_signature(request_model, result_model)
+    """Give `fn` the signature the SDK reads: flat arguments, the Context, the resolved values."""
+    extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=a) for n, a in resolved.items()]
     context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-    tool.__signature__ = flat.replace(parameters=[*flat.parameters.values(), context])  # type: ignore[attr-defined]
-    # The SDK finds the Context parameter through the annotations, the arguments through the signature.
-    tool.__annotations__ = {"ctx": Context, "return": result_model}
-    tool.__name__ = tool.__qualname__ = name
-    server.add_tool(tool, name=name, title=title, description=description, annotations=annotations)
+    fn.__signature__ = inspect.Signature([*flat, *extra, context], return_annotation=returns)
+    # The SDK finds the Context and the Resolve markers through the annotations, arguments through
+    # the signature.
+    fn.__annotations__ = {"ctx": Context, **resolved, "return": returns}
+    fn.__name__ = fn.__qualname__ = name

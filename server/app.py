@@ -6,8 +6,6 @@ so `initialize` and `tools/list` stay fast and cheap.
 
 from __future__ import annotations
 
-import os
-import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -17,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from genai_mcp.server import (
     diffusion_tools,
+    job_tools,
     lora_tools,
     metrics_tools,
     model_resources,
@@ -25,8 +24,9 @@ from genai_mcp.server import (
     text_tools,
     vision_tools,
 )
-from genai_mcp.server.services import Services
+from genai_mcp.server.adapters import ToolPublisher
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.server.state import ServerState
 
 __all__ = ["SERVER_NAME", "create_server", "server_version"]
 
@@ -47,7 +47,11 @@ def server_version() -> str:
 
 
 def create_server(settings: ServerSettings | None = None, *, http: bool = False) -> MCPServer[Any]:
-    """A configured server. With `http=True` and tokens configured, bearer auth is required."""
+    """A configured server that owns its state (server/state.py): two in one process share nothing.
+
+    With `http=True` and tokens configured, bearer auth is required. Process-wide settings (torch's
+    threads) are the serve command's to apply (server/process.py), not this function's.
+    """
     settings = settings or ServerSettings()
     auth_kwargs: dict[str, Any] = {}
     if http and settings.tokens:
@@ -58,12 +62,14 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
             "token_verifier": StaticTokenVerifier(settings.tokens),
             "auth": auth_settings(public_url(settings)),
         }
+    state = ServerState.from_settings(settings)
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         title="genai-mcp",
         instructions=INSTRUCTIONS,
         version=server_version(),
         log_level=settings.log_level,
+        lifespan=lambda _server: state.running(),
         **auth_kwargs,
     )
 
@@ -71,34 +77,9 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "name": SERVER_NAME, "version": server_version()})
 
-    services = Services.from_settings(settings)
-    _configure_models(settings)
-    metrics_tools.register(server, services)
-    model_resources.register(server, services)
-    output_resources.register(server, services)
-    diffusion_tools.register(server, services)
-    text_tools.register(server, services)
-    vision_tools.register(server, services)
-    rag_tools.register(server, services)
-    lora_tools.register(server, services)
+    tools = ToolPublisher(server, state.limits)
+    for capability in (metrics_tools, diffusion_tools, text_tools, vision_tools, rag_tools, lora_tools, job_tools):
+        capability.register(tools, state)
+    model_resources.register(server, state)
+    output_resources.register(server, state)
     return server
-
-
-def _configure_models(settings: ServerSettings) -> None:
-    from genai_mcp.tools.models import configure
-
-    if settings.torch_threads is not None:
-        # torch reads this when it is first imported (tools import it on first call); a torch that is
-        # already loaded in this process is set directly. On a shared machine fewer threads than cores
-        # avoid spin-waiting oversubscription.
-        os.environ["OMP_NUM_THREADS"] = str(settings.torch_threads)
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            torch.set_num_threads(settings.torch_threads)
-
-    configure(
-        max_models=settings.cache_max_models,
-        max_bytes=settings.cache_max_bytes,
-        allow_downloads=settings.allow_downloads,
-        device=settings.device,
-    )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 
-from genai_mcp.server.adapters import register_model_tool
-from genai_mcp.server.services import Services
+from genai_mcp.server.adapters import ToolPublisher, ToolSpec
+from genai_mcp.server.state import ServerState
 from genai_mcp.tools import metrics
 
 __all__ = ["register"]
@@ -18,46 +15,44 @@ PURE = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 
+TEXT_METRICS = ToolSpec(
+    name="text_metrics",
+    title="Text metrics (BLEU, chrF, ROUGE)",
+    description=(
+        "Score candidate texts against one or more references each: BLEU (sacrebleu; score, 1-4-gram "
+        "precisions, brevity penalty), chrF, and ROUGE-1/2/L precision/recall/F1 with stemming, "
+        "corpus-level and per candidate."
+    ),
+    request=metrics.TextMetricsRequest,
+    result=metrics.TextMetricsResult,
+    annotations=PURE,
+)
+CLASSIFICATION_METRICS = ToolSpec(
+    name="classification_metrics",
+    title="Classification metrics",
+    description=(
+        "Accuracy, precision, recall, F1 (binary/macro/micro/weighted), specificity, per-class scores and "
+        "the confusion matrix with its label order, from true and predicted labels; or MSE/MAE/RMSE for "
+        "regression values."
+    ),
+    request=metrics.ClassificationMetricsRequest,
+    result=metrics.ClassificationMetricsResult,
+    annotations=PURE,
+)
+RETRIEVAL_METRICS = ToolSpec(
+    name="retrieval_metrics",
+    title="Retrieval metrics (precision@k, recall@k, MRR, nDCG)",
+    description=(
+        "Per query and averaged: precision@k = relevant in top k / k, recall@k = relevant retrieved in "
+        "top k / all relevant, MRR and nDCG@k, from ranked retrieved ids and the relevant ids."
+    ),
+    request=metrics.RetrievalMetricsRequest,
+    result=metrics.RetrievalMetricsResult,
+    annotations=PURE,
+)
 
-def register(server: MCPServer[Any], services: Services) -> None:
-    register_model_tool(
-        server,
-        metrics.text_metrics,
-        metrics.TextMetricsRequest,
-        metrics.TextMetricsResult,
-        name="text_metrics",
-        title="Text metrics (BLEU, chrF, ROUGE)",
-        description=(
-            "Score candidate texts against one or more references each: BLEU (sacrebleu; score, 1-4-gram "
-            "precisions, brevity penalty), chrF, and ROUGE-1/2/L precision/recall/F1 with stemming, "
-            "corpus-level and per candidate."
-        ),
-        annotations=PURE,
-    )
-    register_model_tool(
-        server,
-        metrics.classification_metrics,
-        metrics.ClassificationMetricsRequest,
-        metrics.ClassificationMetricsResult,
-        name="classification_metrics",
-        title="Classification metrics",
-        description=(
-            "Accuracy, precision, recall, F1 (binary/macro/micro/weighted), specificity, per-class scores and "
-            "the confusion matrix with its label order, from true and predicted labels; or MSE/MAE/RMSE for "
-            "regression values."
-        ),
-        annotations=PURE,
-    )
-    register_model_tool(
-        server,
-        metrics.retrieval_metrics,
-        metrics.RetrievalMetricsRequest,
-        metrics.RetrievalMetricsResult,
-        name="retrieval_metrics",
-        title="Retrieval metrics (precision@k, recall@k, MRR, nDCG)",
-        description=(
-            "Per query and averaged: precision@k = relevant in top k / k, recall@k = relevant retrieved in "
-            "top k / all relevant, MRR and nDCG@k, from ranked retrieved ids and the relevant ids."
-        ),
-        annotations=PURE,
-    )
+
+def register(tools: ToolPublisher, state: ServerState) -> None:
+    tools.add(TEXT_METRICS, metrics.text_metrics)
+    tools.add(CLASSIFICATION_METRICS, metrics.classification_metrics)
+    tools.add(RETRIEVAL_METRICS, metrics.retrieval_metrics)

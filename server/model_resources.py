@@ -8,7 +8,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
-from genai_mcp.server.services import Services
+from genai_mcp.server.state import ServerState
 from genai_mcp.tools.house import HOUSE_MODELS
 
 __all__ = ["register"]
@@ -27,7 +27,7 @@ def _house_listing() -> list[dict[str, Any]]:
     ]
 
 
-def register(server: MCPServer[Any], services: Services) -> None:
+def register(server: MCPServer[Any], state: ServerState) -> None:
     @server.resource(
         "models://list",
         name="models",
@@ -36,16 +36,12 @@ def register(server: MCPServer[Any], services: Services) -> None:
         mime_type="application/json",
     )
     def models_list() -> str:
-        # The cache module is import-light; reading it does not pull torch in.
-        from genai_mcp.tools.models import default_cache
-
-        cache = default_cache()
         return json.dumps(
             {
                 "house": _house_listing(),
-                "loaded": [info.as_dict() for info in cache.loaded()],
-                "device_default": services.settings.device,
-                "downloads_allowed": services.settings.allow_downloads,
+                "loaded": [info.as_dict() for info in state.models.loaded()],
+                "device_default": state.settings.device,
+                "downloads_allowed": state.settings.allow_downloads,
             },
             indent=2,
         )

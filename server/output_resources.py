@@ -7,13 +7,13 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
-from genai_mcp.server.services import Services
+from genai_mcp.server.state import ServerState
 from genai_mcp.tools.errors import GenAIError
 
 __all__ = ["register"]
 
 
-def register(server: MCPServer[Any], services: Services) -> None:
+def register(server: MCPServer[Any], state: ServerState) -> None:
     @server.resource(
         "genai-mcp://outputs/{name}",
         name="output",
@@ -23,6 +23,6 @@ def register(server: MCPServer[Any], services: Services) -> None:
     )
     def output(name: str) -> bytes:
         try:
-            return services.outputs.read(name)
+            return state.outputs.read(name)
         except GenAIError as exc:
             raise ResourceNotFoundError(str(exc)) from exc

@@ -1,0 +1,52 @@
+"""The one place where the domain's errors become what an MCP client reads.
+
+    GenAIError (tools/errors.py)  -> ToolError with the same text; a refusal that carries a
+                                     setting key gets the variable that changes it appended
+    pydantic ValidationError      -> ToolError, one `field: message` per problem
+    anything else                 -> propagates: a bug; the SDK logs it with its traceback and
+                                     tells the client only that the tool failed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
+
+from genai_mcp.server.limits import VARIABLES
+from genai_mcp.tools.errors import GenAIError, LimitExceededError
+
+__all__ = ["describe_validation_error", "error_text", "tool_errors"]
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, `field: message`, without echoing the caller's (possibly huge) values."""
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {msg}" if where else msg)
+    return "invalid arguments: " + "; ".join(lines)
+
+
+def error_text(exc: GenAIError, variables: Mapping[str, str]) -> str:
+    """The client-facing text of a domain error; `variables` maps setting keys to variable names."""
+    variable = variables.get(exc.setting) if exc.setting else None
+    if variable is None:
+        return str(exc)
+    if isinstance(exc, LimitExceededError):
+        return f"{exc} (raise it with {variable})"
+    return f"{exc} (see {variable})"
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn expected failures into ToolError (whose text reaches the client); let bugs through."""
+    try:
+        yield
+    except GenAIError as exc:
+        raise ToolError(error_text(exc, VARIABLES)) from exc
+    except ValidationError as exc:
+        raise ToolError(describe_validation_error(exc)) from exc

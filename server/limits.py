@@ -1,0 +1,79 @@
+"""The one limits table: the domain's setting keys, the server's settings and their variables.
+
+tools/ names each limit by a key (`text.max_new_tokens`; tools/limits.py) and declares its default
+there; nothing in tools/ knows how an operator sets it. Here each key maps to the ServerSettings
+field that sets it, whose environment variable is GENAI_MCP_<FIELD>. From this table the server
+builds the domain's limits objects, renders `{key}` placeholders in tool descriptions with the
+live values, and names the variable in a refusal (server/errors.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+from genai_mcp.tools.limits import limit_keys
+
+ENV_PREFIX = "GENAI_MCP_"
+
+__all__ = ["ENV_PREFIX", "SETTINGS", "VARIABLES", "build_limits", "live_values", "variable"]
+
+
+
+# setting key -> ServerSettings field
+SETTINGS: dict[str, str] = {
+    # limits on one call
+    "text.max_new_tokens": "max_new_tokens",
+    "text.max_stop_strings": "max_stop_strings",
+    "text.max_text_chars": "max_text_chars",
+    "diffusion.max_steps": "max_diffusion_steps",
+    "diffusion.max_num_images": "max_num_images",
+    "images.max_bytes": "max_image_bytes",
+    "images.max_pixels": "max_image_pixels",
+    "vision.max_batch": "max_batch",
+    "rag.max_documents": "rag_max_documents",
+    "rag.max_document_chars": "rag_max_document_chars",
+    "rag.max_query_chars": "rag_max_query_chars",
+    "rag.max_k": "rag_max_k",
+    "lora.max_examples": "lora_max_examples",
+    "lora.max_text_chars": "lora_max_text_chars",
+    "lora.max_steps": "lora_max_steps",
+    "lora.max_rank": "lora_max_rank",
+    "lora.max_batch_size": "lora_max_batch_size",
+    "lora.max_queued": "lora_max_queued",
+    # what a refusal may point at besides a limit
+    "files.roots": "roots",
+    "images.allow_url_fetch": "allow_url_fetch",
+    "models.allow_downloads": "allow_downloads",
+    "models.device": "device",
+    "rag.device": "rag_device",
+    # the server's own, quoted in tool descriptions
+    "server.lora_wait_seconds": "lora_wait_seconds",
+    "server.preview_max_bytes": "preview_max_bytes",
+}
+
+
+def variable(field: str) -> str:
+    """The environment variable of a ServerSettings field."""
+    return ENV_PREFIX + field.upper()
+
+
+VARIABLES: dict[str, str] = {key: variable(field) for key, field in SETTINGS.items()}
+
+T = TypeVar("T")
+
+
+def live_values(settings: Any) -> dict[str, object]:
+    """Every key's value under `settings` (what `{key}` placeholders render to)."""
+    return {key: getattr(settings, field) for key, field in SETTINGS.items()}
+
+
+def build_limits(cls: type[T], settings: Any, **extra: Any) -> T:
+    """The domain limits dataclass `cls`, every field it declares with limit() taken from `settings`
+    (lists as tuples: limits objects are frozen), `extra` for its other fields."""
+    assert dataclasses.is_dataclass(cls)
+    values = {}
+    for name, key in limit_keys(cls).items():
+        value = getattr(settings, SETTINGS[key])
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return cls(**{**values, **extra})

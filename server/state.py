@@ -1,0 +1,99 @@
+"""What one server owns: its settings, the model runtime, the stores and the job runner.
+
+Built from settings without touching disk or starting threads, so creating a server is cheap and
+two servers in one process (tests, benchmarks) share nothing. `running()` is the server's
+lifespan: start-up clean-up when the first session opens, and on the last one closing, training
+stops at its next step (no half-written adapter is left). In memory a lifespan runs per Client,
+over stdio and HTTP once per process; it is reference-counted so either way works.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+
+from genai_mcp.server.limits import build_limits, live_values
+from genai_mcp.server.settings import ServerSettings
+from genai_mcp.tools.images import ImageLimits, ImagePolicy
+from genai_mcp.tools.lora.jobs import JobManager
+from genai_mcp.tools.lora.store import AdapterStore
+from genai_mcp.tools.models import ModelCache
+from genai_mcp.tools.outputs import OutputStore
+from genai_mcp.tools.rag.store import RagStore
+
+__all__ = ["OUTPUT_URI_PREFIX", "ServerState"]
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_URI_PREFIX = "genai-mcp://outputs/"
+ADAPTER_URI_PREFIX = "adapters://"
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    models: ModelCache
+    outputs: OutputStore
+    adapters: AdapterStore
+    rag: RagStore
+    jobs: JobManager
+    images: ImagePolicy
+    limits: dict[str, object] = field(default_factory=dict)  # setting key -> live value
+    _sessions: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> ServerState:
+        models = ModelCache(
+            max_models=settings.cache_max_models,
+            max_bytes=settings.cache_max_bytes,
+            allow_downloads=settings.allow_downloads,
+            device=settings.device,
+        )
+        outputs = OutputStore(
+            settings.outputs_dir,
+            max_files=settings.outputs_max_files,
+            max_bytes=settings.outputs_max_bytes,
+            uri_prefix=OUTPUT_URI_PREFIX,
+        )
+
+        def read_output(uri: str) -> bytes:
+            return outputs.read(outputs.name_from_uri(uri))
+
+        images = ImagePolicy(
+            limits=build_limits(ImageLimits, settings),
+            roots=tuple(settings.roots),
+            allow_url_fetch=settings.allow_url_fetch,
+            resolve_output=read_output,
+        )
+        return cls(
+            settings=settings,
+            models=models,
+            outputs=outputs,
+            adapters=AdapterStore(settings.adapters_dir, uri_prefix=ADAPTER_URI_PREFIX),
+            rag=RagStore(settings.rag_dir),
+            jobs=JobManager(max_queued=settings.lora_max_queued, keep=settings.lora_jobs_kept),
+            images=images,
+            limits=live_values(settings),
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ServerState]:
+        """The lifespan: clean up after a killed process on the way in, stop training on the way out."""
+        self._sessions += 1
+        if self._sessions == 1:
+            self.jobs.open()
+            # What a killed process left behind (a hidden temp folder, never an adapter).
+            removed: Any = await anyio.to_thread.run_sync(self.adapters.clean_stale)
+            if removed:
+                logger.info("removed %d stale adapter temp folder(s)", len(removed))
+        try:
+            yield self
+        finally:
+            self._sessions -= 1
+            if self._sessions == 0:
+                await anyio.to_thread.run_sync(self.jobs.close)
