@@ -5,28 +5,37 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genai-mcp-installed
 export HF_HUB_OFFLINE := 1
 
+# A venv is not relocatable: the editable install's .pth line holds the checkout's absolute path and
+# every script's #! line the venv's, so a venv moved or copied along with its checkout would run the
+# old checkout's code (if that still exists) without a word. Rewriting the .pth alone would leave the
+# scripts pointing at the old venv, so the stamp records where the venv was built and, when that is
+# not where it is now, the venv is rebuilt from scratch (pip's cache keeps that to a minute or two).
+VENV_PATH := $(abspath $(VENV))
+ifneq ($(shell cat $(STAMP) 2>/dev/null),$(VENV_PATH))
+.PHONY: $(STAMP)
+endif
+
 .PHONY: demo test lint bench clean-venv
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml
+	if [ -f $(STAMP) ] && [ "$$(cat $(STAMP))" != "$(VENV_PATH)" ]; then rm -rf $(VENV); fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	echo '$(VENV_PATH)' > $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	@# mypy cannot see through setup.py's folder mapping; a tree of links gives it the real names.
-	mkdir -p .typing/genai_mcp && for d in server client tools; do ln -sfn ../../$$d .typing/genai_mcp/$$d; done
-	MYPYPATH=.typing $(VENV)/bin/mypy -p genai_mcp.server -p genai_mcp.client -p genai_mcp.tools
-	MYPYPATH=.typing $(VENV)/bin/mypy tests bench examples scripts
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy -p genai_mcp
+	$(PY) -m mypy tests bench examples scripts
 
 bench: $(STAMP)
 	$(PY) bench/protocol.py

@@ -7,8 +7,8 @@
         with ProgressBars() as bars:
             result = await host.call_tool("genai.text_metrics", {...}, progress=bars.track("metrics"))
 
-Names are imported on first use, so `genai-mcp serve` (whose entry point lives in this package)
-does not pay for the host's imports.
+Names are imported on first use, so `genai-mcp serve` (whose command also builds the `host`
+parser from this package) does not pay for the host's imports.
 """
 
 from __future__ import annotations

@@ -15,23 +15,24 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl, SecretStr
 
-__all__ = ["StaticTokenVerifier", "auth_settings"]
+from genai_mcp.server.settings import MIN_TOKEN_LENGTH
 
-# Short tokens are guessable; refusing them at start-up beats finding out from an access log.
-MIN_TOKEN_LENGTH = 16
+__all__ = ["StaticTokenVerifier", "auth_settings"]
 
 
 class StaticTokenVerifier:
-    """Accepts exactly the configured tokens (any scope, no expiry)."""
+    """Accepts exactly the configured tokens (any scope, no expiry).
+
+    ServerSettings already refuses short tokens with a SettingsError (`genai-mcp serve` exits 2
+    before anything starts); the ValueErrors here guard callers that build a verifier by hand.
+    """
 
     def __init__(self, tokens: Sequence[SecretStr]):
         if not tokens:
             raise ValueError("StaticTokenVerifier needs at least one token")
         for i, token in enumerate(tokens, 1):
             if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
-                raise ValueError(
-                    f"token #{i} is shorter than {MIN_TOKEN_LENGTH} characters; use a random token"
-                )
+                raise ValueError(f"token #{i} is shorter than {MIN_TOKEN_LENGTH} characters")
         self._digests = [self._digest(t.get_secret_value()) for t in tokens]
 
     @staticmethod

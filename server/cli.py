@@ -1,4 +1,8 @@
-"""The `genai-mcp` command: `serve` runs the MCP server (stdio or streamable HTTP)."""
+"""`genai-mcp serve`: runs the MCP server (stdio or streamable HTTP).
+
+genai_mcp/cli.py registers `serve` into the `genai-mcp` command; `python -m genai_mcp.server.cli
+serve` runs the server alone, without the host's commands (what tests and examples start).
+"""
 
 from __future__ import annotations
 
@@ -80,15 +84,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m genai_mcp.server.cli serve ...`: the server alone, without the host's commands."""
+    """`python -m genai_mcp.server.cli serve ...`; returns the exit status."""
     args = build_parser().parse_args(argv)
     return run_serve(args)
 
 
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
-
-
 if __name__ == "__main__":
-    run()
+    sys.exit(main())

@@ -13,10 +13,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
-__all__ = ["ENV_PREFIX", "ServerSettings", "SettingsError", "is_loopback"]
+__all__ = ["ENV_PREFIX", "MIN_TOKEN_LENGTH", "ServerSettings", "SettingsError", "is_loopback"]
 
 ENV_PREFIX = "GENAI_MCP_"
+
+# Short bearer tokens are guessable; refusing them at start-up beats finding out from an access log.
+MIN_TOKEN_LENGTH = 16
+_SHORT_TOKEN = (
+    "{token} is shorter than {limit} characters; use a random one, e.g. "
+    "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
 
 
 class SettingsError(ValueError):
@@ -117,6 +125,16 @@ class ServerSettings(BaseModel):
             return [t.strip() for t in value.split(",") if t.strip()]
         return value
 
+    @field_validator("tokens")
+    @classmethod
+    def _long_tokens(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        # Refused here, before anything starts; the message names the position, never the token.
+        for i, token in enumerate(tokens, 1):
+            if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+                context = {"token": f"token #{i}", "limit": MIN_TOKEN_LENGTH}
+                raise PydanticCustomError("token_too_short", _SHORT_TOKEN, context)
+        return tokens
+
     @field_validator("allowed_hosts", "allowed_origins", "roots", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
@@ -154,7 +172,14 @@ class ServerSettings(BaseModel):
             lines = self.token_file.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise SettingsError(f"cannot read token file {self.token_file}: {exc.strerror}") from None
-        tokens = [SecretStr(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+        tokens: list[SecretStr] = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            if len(line.strip()) < MIN_TOKEN_LENGTH:
+                where = f"the token on line {number} of {self.token_file}"
+                raise SettingsError(_SHORT_TOKEN.format(token=where, limit=MIN_TOKEN_LENGTH))
+            tokens.append(SecretStr(line.strip()))
         if not tokens:
             raise SettingsError(f"token file {self.token_file} holds no token (one per line)")
         return tokens
