@@ -93,15 +93,17 @@ def test_the_editable_install_is_a_static_path_to_this_checkout(tmp_path: Path) 
 def test_the_rooms_import_each_other_only_as_genai_mcp() -> None:
     # The editable install puts the checkout's root on sys.path (as pytest does), where `import
     # tools` would also work; it would load a second copy of the code and fail once installed.
-    found = []
+    found: list[str] = []
     for path in sorted(p for room in ROOMS for p in (REPO / room).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
-            names = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
-            found += [f"{path.relative_to(REPO)}:{node.lineno}" for n in names if n.split(".")[0] in ROOMS]
+            else:
+                continue
+            if any(name.split(".")[0] in ROOMS for name in names):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert not found
 
 
