@@ -7,6 +7,7 @@ counts calls and reports chosen byte sizes.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,6 @@ from genai_mcp.tools.models import (
     LoadRequest,
     ModelBundle,
     ModelCache,
-    configure,
     default_cache,
     load_model,
 )
@@ -227,8 +227,12 @@ def test_uncached_hub_id_fails_fast_offline_and_says_how_to_fix(tmp_path: Path) 
         cache.get("text-generation", "someone/not-downloaded-here")
     assert time.perf_counter() - started < 5
     message = str(err.value)
-    assert "not in the local Hugging Face cache" in message
-    assert "GENAI_MCP_ALLOW_DOWNLOADS=1" in message and "local directory" in message
+    assert (
+        f"model 'someone/not-downloaded-here' is not in the local Hugging Face cache ({tmp_path})" in message
+    )
+    assert "allow downloads" in message and "pass its local directory as model" in message
+    assert "With no model, text-generation uses house/gpt2-pydocs." in message
+    assert err.value.setting == "models.allow_downloads"  # a server names its variable for this key
     assert cache.loaded() == []
 
 
@@ -466,26 +470,44 @@ def test_a_failed_load_is_not_cached_and_waiters_see_the_error(ckpts: dict[str, 
     assert len(loader.calls) == 2
 
 
-# ---- the process-wide cache
+# ---- caches: each its own, the default one plain
 
 
-def test_configure_sets_the_default_cache_and_refuses_bad_values() -> None:
-    cache = default_cache()
-    saved = (cache.max_models, cache.max_bytes, cache.allow_downloads, cache.device)
-    try:
-        assert configure(max_models=3, max_bytes=2**20, allow_downloads=True, device="cpu") is cache
-        assert (cache.max_models, cache.max_bytes, cache.allow_downloads, cache.device) == (
-            3,
-            2**20,
-            True,
-            "cpu",
-        )
-        with pytest.raises(InvalidInputError, match="max_models must be an integer of at least 1"):
-            configure(max_models=0)
-        with pytest.raises(ModelUnavailableError, match="torch sees"):
-            configure(device="cuda:99")
-    finally:
-        configure(max_models=saved[0], max_bytes=saved[1], allow_downloads=saved[2], device=saved[3])
+def test_default_cache_has_plain_defaults_whatever_the_environment() -> None:
+    code = (
+        "import genai_mcp.tools.models as m; c = m.default_cache(); "
+        "print(c is m.default_cache(), c.max_models, c.max_bytes, c.allow_downloads, c.device, c.hub_cache_dir)"
+    )
+    env = {
+        **os.environ,
+        "GENAI_MCP_ALLOW_DOWNLOADS": "1",
+        "GENAI_MCP_DEVICE": "cuda:3",
+        "GENAI_MCP_CACHE_MAX_MODELS": "1",
+        "GENAI_MCP_CACHE_MAX_BYTES": "oops",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env
+    )
+    assert out.stdout.split() == ["True", "6", str(4 * 2**30), "False", "auto", "None"]
+
+
+def test_two_caches_share_nothing_and_configure_refuses_bad_values(ckpts: dict[str, Path]) -> None:
+    one, two = (
+        ModelCache(device="cpu", loader=CountingLoader()),
+        ModelCache(device="cpu", loader=CountingLoader()),
+    )
+    assert len(one) == 0 and bool(one) is True  # empty, still a cache: `models or default_cache()` keeps it
+    first = one.get("image-classification", str(ckpts["vit"]))
+    assert two.get("image-classification", str(ckpts["vit"])) is not first and len(one) == len(two) == 1
+    one.configure(max_models=3, max_bytes=2**20, allow_downloads=True, device="cpu")
+    assert (one.max_models, one.max_bytes, one.allow_downloads) == (3, 2**20, True)
+    assert (two.max_models, two.allow_downloads) == (6, False)
+    with pytest.raises(InvalidInputError, match="max_models must be an integer of at least 1"):
+        one.configure(max_models=0)
+    with pytest.raises(ModelUnavailableError, match="torch sees"):
+        one.configure(device="cuda:99")
+    with pytest.raises(ModelUnavailableError, match="torch sees"):
+        ModelCache(device="cuda:99")
 
 
 def test_importing_the_package_does_not_import_torch() -> None:
@@ -527,6 +549,9 @@ def test_house_model_loads_by_name_and_matches_its_folder(name: str) -> None:
     by_name = load_model(house.task, name, device="cpu")  # type: ignore[arg-type]
     assert (by_name.model_id, by_name.source, by_name.dtype) == (name, "house", "float32")
     assert load_model(house.task, device="cpu") is by_name  # type: ignore[arg-type]  # the default for its task
+    assert default_cache().get(house.task, name, device="cpu") is by_name  # models=None: the default cache
+    own = ModelCache(device="cpu")
+    assert load_model(house.task, name, models=own) is not by_name and len(own) == 1  # type: ignore[arg-type]
     by_folder = ModelCache(device="cpu").get(house.task, str(house.path))
     assert by_folder.source == "local" and by_folder.model is not by_name.model
     assert torch.equal(_house_outputs(by_name), _house_outputs(by_folder))

@@ -4,8 +4,8 @@
     train(prepared, store, ...) -> LoraResult
     JobManager                           runs training in a worker thread, one job at a time
     AdapterStore                         adapters on disk (atomic saves), listed as MCP resources
-    load_adapted(task, adapter, store)   a base model with an adapter merged in, for inference
 
+A saved adapter is loaded for inference by the model runtime: genai_mcp.tools.models.adapted.load_adapted.
 Importing this package imports only pydantic; torch, transformers and peft load on first use.
 """
 

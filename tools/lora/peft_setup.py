@@ -1,7 +1,9 @@
 """How a base model gets its LoRA: target modules per architecture, the classifier head, the peft config.
 
-Training (train.py) and loading (inference.py) both go through here, so an adapter is always loaded
-onto a model of the shape it was trained on. torch, transformers and peft are imported inside.
+Training (train.py) comes here; the head helpers (base_labels, keeps_head, head_name, set_head) and
+peft_warnings_silenced live in the model runtime (tools.models.heads, tools.models.adapted), which
+loading an adapter back goes through too, so an adapter is always loaded onto a model of the shape
+it was trained on. torch, transformers and peft are imported inside.
 
 Default target modules, first match wins: q_proj + v_proj (transformers 5 ViT, Llama-style),
 query + value (BERT-style), c_attn + c_proj (GPT-2, whose Conv1D stores weights transposed, hence
@@ -12,12 +14,11 @@ among the base model's.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.models.adapted import peft_warnings_silenced
+from genai_mcp.tools.models.heads import base_labels, head_name, keeps_head, set_head
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -80,56 +81,6 @@ def resolve_targets(model: Any, requested: list[str] | None, model_id: str) -> t
     return targets, all(isinstance(m, Conv1D) for m in chosen)
 
 
-def base_labels(model: Any) -> list[str]:
-    """The classifier's label names in id order (LABEL_<i> where the config names none)."""
-    id2label = getattr(model.config, "id2label", None) or {}
-    n = int(getattr(model.config, "num_labels", len(id2label)))
-    return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(n)]
-
-
-def keeps_head(model: Any, labels: list[str]) -> bool:
-    """True when every dataset label is already a class of the base model (its head is reused)."""
-    return set(labels) <= set(base_labels(model))
-
-
-def head_name(model: Any, model_id: str) -> str:
-    """The module name of the classifier layer: the last Linear with one output per class."""
-    import torch
-
-    n = int(getattr(model.config, "num_labels", 0))
-    heads: list[str] = [
-        name
-        for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and m.out_features == n and name
-    ]
-    if not heads:
-        raise InvalidInputError(
-            f"{model_id} has no linear classifier layer with {n} outputs, so its head cannot be adapted"
-        )
-    return heads[-1]
-
-
-def set_head(model: Any, labels: list[str], model_id: str) -> str:
-    """Replace the classifier with a fresh Linear for `labels` (the caller seeds torch first) and
-    update the config's label maps; the head's module name."""
-    import torch
-
-    name = head_name(model, model_id)
-    parent_name, _, attr = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    old = getattr(parent, attr)
-    head = torch.nn.Linear(old.in_features, len(labels), bias=old.bias is not None)
-    std = float(getattr(model.config, "initializer_range", 0.02) or 0.02)
-    torch.nn.init.normal_(head.weight, std=std)
-    if head.bias is not None:
-        torch.nn.init.zeros_(head.bias)
-    setattr(parent, attr, head.to(device=old.weight.device, dtype=old.weight.dtype))
-    model.config.id2label = dict(enumerate(labels))
-    model.config.label2id = {label: i for i, label in enumerate(labels)}
-    model.config.num_labels = len(labels)
-    return name
-
-
 def lora_config(
     *,
     rank: int,
@@ -150,14 +101,3 @@ def lora_config(
         modules_to_save=modules_to_save,
         bias="none",
     )
-
-
-@contextmanager
-def peft_warnings_silenced() -> Iterator[None]:
-    """Around peft calls: peft 0.21 reads `is_gradient_checkpointing`, which transformers 5 deprecates
-    with a FutureWarning on every wrap; nothing for our callers to act on."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning
-        )
-        yield

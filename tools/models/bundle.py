@@ -5,27 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from genai_mcp.tools.models.resolve import Source, Task
+from genai_mcp.tools.models.resolve import Source
 
 __all__ = ["LoadRequest", "LoadedInfo", "ModelBundle", "module_nbytes"]
 
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """Everything a loader needs; the cache key is (task, model_id, device, dtype)."""
+    """Everything a loader needs; the cache key is (task, model_id, device, dtype, revision)."""
 
-    task: Task
-    model_id: str  # "house/vit-digits", an absolute directory, or a hub id
-    ref: str  # the directory (house, local) or hub id (hub) to load from
+    task: str  # a checkpoint task (TASKS), "sentence-embedding", "text-reranking", ...
+    model_id: str  # "house/vit-digits", an absolute directory, a hub id, "<base>+adapter:<name>"
+    ref: str  # the directory (house, local, package) or hub id (hub) to load from
     source: Source
     device: str  # "cpu", "cuda", "cuda:N"
     dtype: str  # "float32", "float16", "bfloat16"
     allow_downloads: bool
     hub_cache_dir: str | None = None  # None: the Hugging Face default cache
+    # What tells two versions of the same id apart (a re-saved adapter); "" for checkpoints. A new
+    # revision replaces the entry of the old one.
+    revision: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.task, self.model_id, self.device, self.dtype)
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.task, self.model_id, self.device, self.dtype, self.revision)
 
 
 @dataclass
@@ -34,14 +37,16 @@ class ModelBundle:
     (no training, no `.to()`, no adapters in place); copy.deepcopy(bundle.model) first for that."""
 
     model_id: str  # what the caller asked for, resolved ("house/vit-digits", a hub id, or a directory)
-    task: Task
+    task: str
     device: str  # "cpu", "cuda", "cuda:N"
     dtype: str  # "float32" unless asked otherwise
-    model: Any  # torch.nn.Module in eval mode (UNet2DModel for diffusion)
+    # torch.nn.Module in eval mode (UNet2DModel for diffusion); for a task with its own loader, the
+    # thing that loader builds (an Embedder, a CrossEncoder)
+    model: Any
     processor: Any | None  # image processor / CLIP-style processor / tokenizer; None for diffusion
     scheduler: Any | None  # diffusers scheduler from the checkpoint's scheduler config (diffusion only)
     source: Source
-    nbytes: int  # parameter + buffer bytes (shared tensors once), what the cache's byte bound counts
+    nbytes: int  # parameter + buffer bytes (module_nbytes), what the cache's byte bound counts
     load_seconds: float  # wall time of the load, seconds
     path: str | None = None  # the directory the weights came from (a hub snapshot for hub ids), if known
 
@@ -51,7 +56,7 @@ class LoadedInfo:
     """One entry of `ModelCache.loaded()`, JSON-ready through `as_dict()`."""
 
     id: str
-    task: Task
+    task: str
     device: str
     dtype: str
     nbytes: int

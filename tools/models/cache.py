@@ -1,9 +1,13 @@
-"""ModelCache: the bounded, thread-safe, single-flight store of loaded models.
+"""ModelCache: the bounded, thread-safe, single-flight store of loaded models of every kind.
 
-Keys are (task, resolved model id, device, dtype). Entries are evicted least-recently-used first
+Keys are (task, resolved model id, device, dtype, revision). Checkpoint tasks (TASKS) load through
+`get` with from_pretrained (loaders.py); other kinds (sentence embedders, cross-encoder rerankers,
+adapter-merged models) bring their own loader to `load`, and are entries like any other: listed by
+`loaded()`, counted against both bounds, evicted least-recently-used first. Entries are evicted
 whenever there are more than `max_models` or their `nbytes` add up to more than `max_bytes`; the
 entry just loaded is never evicted by its own arrival, so a model larger than `max_bytes` is kept
-alone rather than reloaded on every call. Two threads asking for the same missing key share one
+alone rather than reloaded on every call. A new revision of an id (an adapter saved again under
+its name) replaces the entry of the old one. Two threads asking for the same missing key share one
 load (the second waits for the first); loads of other keys run alongside it. A failed load leaves
 nothing behind: the next call tries again.
 """
@@ -21,7 +25,13 @@ from typing import Any
 
 from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.models.bundle import LoadedInfo, LoadRequest, ModelBundle
-from genai_mcp.tools.models.resolve import resolve_device, resolve_dtype, resolve_model, resolve_task
+from genai_mcp.tools.models.resolve import (
+    ResolvedModel,
+    resolve_device,
+    resolve_dtype,
+    resolve_model,
+    resolve_task,
+)
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_MODELS", "Loader", "ModelCache"]
 
@@ -29,7 +39,7 @@ DEFAULT_MAX_MODELS = 6
 DEFAULT_MAX_BYTES = 4 * 2**30
 
 Loader = Callable[[LoadRequest], ModelBundle]
-Key = tuple[str, str, str, str]
+Key = tuple[str, str, str, str, str]  # LoadRequest.key: task, model id, device, dtype, revision
 
 
 @dataclass
@@ -58,8 +68,9 @@ class ModelCache:
     `device` is the default for calls that pass none ("auto": cuda if torch sees one, else cpu).
     `allow_downloads=False` (the default) never touches the network: hub ids load only from the
     local Hugging Face cache (`hub_cache_dir`, default HF_HUB_CACHE). `local_roots`, when given,
-    confines local model directories to those folders. `loader` is the function that turns a
-    LoadRequest into a ModelBundle (the real one uses from_pretrained; tests may count calls).
+    confines local model directories to those folders. `loader` is the function `get` turns a
+    LoadRequest into a ModelBundle with (the real one uses from_pretrained; tests may count calls).
+    Each cache is its own: two servers in one process each hold one.
     """
 
     def __init__(
@@ -113,28 +124,53 @@ class ModelCache:
     def get(
         self, task: str, model: str | None = None, *, device: str | None = None, dtype: str | None = None
     ) -> ModelBundle:
-        """The bundle for (task, model, device, dtype), loading it on first use.
+        """The bundle of checkpoint task `task` (TASKS) for (model, device, dtype), loaded on first use.
 
         Raises InvalidInputError for malformed arguments and ModelUnavailableError when the model
         cannot be found or is not a checkpoint for `task`; the message says how to fix it.
         """
         checked_task = resolve_task(task)
+        return self.load(
+            checked_task, self.resolve(checked_task, model), self._loader, device=device, dtype=dtype
+        )
+
+    def resolve(self, task: str, model: str | None) -> ResolvedModel:
+        """`model` checked and classified: a house name serving `task` (None: its house default), a
+        directory (within `local_roots` when set) or a hub id. Nothing is loaded."""
         roots = None if self.local_roots is None else [Path(r) for r in self.local_roots]
-        resolved = resolve_model(checked_task, model, local_roots=roots)
+        return resolve_model(task, model, local_roots=roots)
+
+    def load(
+        self,
+        task: str,
+        model: ResolvedModel,
+        loader: Loader,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        revision: str = "",
+    ) -> ModelBundle:
+        """The entry (task, model, device, dtype, revision), built by `loader(request)` on first use.
+
+        For kinds with their own loader; one loader per task. The LoadRequest carries this cache's
+        download policy and hub cache (read hub ids with hub.hub_snapshot). `device` None: the
+        cache's default. Whatever the loader raises reaches the caller, and nothing is kept.
+        """
         dev = resolve_device(device or self.device)
         request = LoadRequest(
-            task=checked_task,
-            model_id=resolved.model_id,
-            ref=resolved.ref,
-            source=resolved.source,
+            task=task,
+            model_id=model.model_id,
+            ref=model.ref,
+            source=model.source,
             device=dev,
             dtype=resolve_dtype(dtype, dev),
             allow_downloads=self.allow_downloads,
             hub_cache_dir=None if self.hub_cache_dir is None else os.fspath(self.hub_cache_dir),
+            revision=revision,
         )
-        return self._get_or_load(request)
+        return self._get_or_load(request, loader)
 
-    def _get_or_load(self, request: LoadRequest) -> ModelBundle:
+    def _get_or_load(self, request: LoadRequest, loader: Loader) -> ModelBundle:
         key = request.key
         with self._lock:
             entry = self._entries.get(key)
@@ -158,7 +194,7 @@ class ModelCache:
 
         try:
             started = time.perf_counter()
-            bundle = self._loader(request)
+            bundle = loader(request)
             bundle.load_seconds = time.perf_counter() - started
         except BaseException as exc:
             with self._lock:
@@ -168,6 +204,8 @@ class ModelCache:
             raise
         with self._lock:
             del self._flights[key]
+            for stale in [k for k in self._entries if k[:4] == key[:4]]:  # an older revision of it
+                del self._entries[stale]
             self._entries[key] = _Entry(bundle)
             self._evict(keep=key)
         flight.bundle = bundle
@@ -186,7 +224,7 @@ class ModelCache:
             del self._entries[oldest]
 
     def loaded(self) -> list[LoadedInfo]:
-        """What is loaded now, most recently used first (for the `models://loaded` resource)."""
+        """What is loaded now, every kind, most recently used first (for the `models://list` resource)."""
         with self._lock:
             entries = list(reversed(self._entries.values()))
         return [
@@ -209,7 +247,7 @@ class ModelCache:
             keys = [(key, flight.waiters) for key, flight in self._flights.items()]
         return [
             {"id": model_id, "task": task, "device": device, "dtype": dtype, "waiters": waiters}
-            for (task, model_id, device, dtype), waiters in keys
+            for (task, model_id, device, dtype, _), waiters in keys
         ]
 
     @property
@@ -221,6 +259,9 @@ class ModelCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return True  # an empty cache is still a cache: `models or default_cache()` must not skip it
 
     def clear(self) -> None:
         """Drop every loaded model (loads in flight still finish and are then kept)."""

@@ -1,10 +1,10 @@
 """The real loader behind ModelCache: from_pretrained for each task, with wrong-type checks.
 
 Every load reads a local directory: a house folder, the caller's directory, or the hub snapshot
-folder. Hub ids become a snapshot folder first: from the local Hugging Face cache only when
-downloads are off (a miss fails at once, no network retries), or by downloading the files a
-checkpoint needs when they are on. Nothing passes trust_remote_code, so a checkpoint never runs
-code of its own.
+folder that hub.hub_snapshot gives (the local cache only when downloads are off). Nothing passes
+trust_remote_code, so a checkpoint never runs code of its own. Tasks with loaders of their own
+(sentence embedders, rerankers, adapter merges) pass them to ModelCache.load; they read hub ids
+through hub_snapshot too.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import Any
 
 from genai_mcp.tools.errors import GenAIError, ModelUnavailableError
 from genai_mcp.tools.models.bundle import LoadRequest, ModelBundle, module_nbytes
-from genai_mcp.tools.models.resolve import Task, house_default
+from genai_mcp.tools.models.hub import first_line as _first_line
+from genai_mcp.tools.models.hub import hub_snapshot
+from genai_mcp.tools.models.resolve import house_default
 
 __all__ = ["EXPECTED", "load_checkpoint"]
 
-EXPECTED: dict[Task, str] = {
+EXPECTED: dict[str, str] = {
     "image-classification": (
         "a transformers image classifier (an AutoModelForImageClassification architecture such as "
         "ViTForImageClassification, with its preprocessor_config.json)"
@@ -38,10 +40,6 @@ EXPECTED: dict[Task, str] = {
     ),
 }
 
-# Files worth fetching for a checkpoint; weights as safetensors first, .bin only when a repo has none.
-_CONFIG_PATTERNS = ["*.json", "*.txt", "*.model", "*.tiktoken"]
-_SKIP_PATTERNS = ["*.fp16.*", "*non_ema*", "onnx/*", "*.msgpack", "*.h5", "*.ot", "*.tflite"]
-
 
 def load_checkpoint(request: LoadRequest) -> ModelBundle:
     """Load `request` from its directory (or hub snapshot) onto its device, in eval mode.
@@ -51,7 +49,12 @@ def load_checkpoint(request: LoadRequest) -> ModelBundle:
     """
     import torch
 
-    path = Path(request.ref) if request.source != "hub" else _hub_snapshot(request)
+    if request.source == "hub":
+        path = hub_snapshot(
+            request, note=f" With no model, {request.task} uses {house_default(request.task)}."
+        )
+    else:
+        path = Path(request.ref)
     try:
         model, processor, scheduler = _TASK_LOADERS[request.task](
             path, request, getattr(torch, request.dtype)
@@ -78,52 +81,6 @@ def load_checkpoint(request: LoadRequest) -> ModelBundle:
         load_seconds=0.0,
         path=str(path),
     )
-
-
-# ---- hub ids -> a local snapshot folder
-
-
-def _hub_snapshot(request: LoadRequest) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
-
-    repo, cache = request.model_id, request.hub_cache_dir
-    if not request.allow_downloads:
-        try:
-            return Path(snapshot_download(repo, cache_dir=cache, local_files_only=True))
-        except LocalEntryNotFoundError:
-            raise ModelUnavailableError(
-                f"model {repo!r} is not in the local Hugging Face cache and downloads are off. Either "
-                "allow downloads (set GENAI_MCP_ALLOW_DOWNLOADS=1, or configure(allow_downloads=True)), or "
-                f"download it on a machine with network access (`hf download {repo}`) and pass its local "
-                f"directory as model. With no model, {request.task} uses {house_default(request.task)}."
-            ) from None
-    try:
-        folder = Path(
-            snapshot_download(
-                repo,
-                cache_dir=cache,
-                allow_patterns=[*_CONFIG_PATTERNS, "*.safetensors"],
-                ignore_patterns=_SKIP_PATTERNS,
-            )
-        )
-        if not any(folder.rglob("*.safetensors")):
-            folder = Path(
-                snapshot_download(
-                    repo, cache_dir=cache, allow_patterns=["*.bin"], ignore_patterns=_SKIP_PATTERNS
-                )
-            )
-    except (RepositoryNotFoundError, GatedRepoError):
-        raise ModelUnavailableError(
-            f"model {repo!r} was not found on the Hugging Face hub (or it is gated or private); "
-            "check the id, or pass a local directory"
-        ) from None
-    except Exception as exc:  # network errors come from several libraries (httpx, OSError, ...)
-        raise ModelUnavailableError(
-            f"downloading {repo!r} failed: {_first_line(exc)}; retry, or download it elsewhere and pass "
-            "its local directory as model"
-        ) from exc
-    return folder
 
 
 # ---- one loader per task: (directory, request, torch dtype) -> (model, processor, scheduler)
@@ -278,8 +235,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]

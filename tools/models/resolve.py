@@ -35,8 +35,9 @@ Task = Literal[
     "text-generation",
     "unconditional-image-generation",
 ]
-TASKS: tuple[Task, ...] = get_args(Task)
-Source = Literal["house", "local", "hub"]
+TASKS: tuple[Task, ...] = get_args(Task)  # the checkpoint tasks ModelCache.get loads itself
+# house: a house name; local: a directory; hub: a hub id; package: weights inside an installed package
+Source = Literal["house", "local", "hub", "package"]
 
 MAX_MODEL_ID_CHARS = 1024
 # Hub ids: "name" or "owner/name"; each part starts alphanumeric, at most 96 characters, no "--" or
@@ -73,7 +74,7 @@ def resolve_task(task: str) -> Task:
     return task  # type: ignore[return-value]  # narrowed by the membership test
 
 
-def house_default(task: Task) -> str:
+def house_default(task: str) -> str:
     """The house model name that serves `task` when the caller names no model."""
     for house in HOUSE_MODELS.values():
         if house.task == task:
@@ -83,11 +84,11 @@ def house_default(task: Task) -> str:
 
 
 def resolve_model(
-    task: Task, model: str | None, *, local_roots: Sequence[Path] | None = None
+    task: str, model: str | None, *, local_roots: Sequence[Path] | None = None
 ) -> ResolvedModel:
     """Classify `model` as house name, local directory or hub id, rejecting malformed values.
 
-    `model=None` picks the house default for `task`. A string containing a path component ".." is
+    `model=None` picks the house default for `task`; a house name must serve `task`. A string containing a path component ".." is
     refused outright (pass the normalised path instead). With `local_roots`, a local directory must
     lie inside one of them (after resolving symlinks). Raises InvalidInputError for malformed ids,
     ModelUnavailableError for well-formed ones that name nothing loadable here.
@@ -129,15 +130,17 @@ def resolve_model(
     )
 
 
-def _resolve_house(task: Task, name: str) -> ResolvedModel:
+def _resolve_house(task: str, name: str) -> ResolvedModel:
     house = HOUSE_MODELS.get(name)
     if house is None:
         raise InvalidInputError(
             f"unknown house model {name!r}; house models: {', '.join(sorted(HOUSE_MODELS))}"
         )
     if house.task != task:
+        served = any(h.task == task for h in HOUSE_MODELS.values())
         raise ModelUnavailableError(
-            f"{name} is a {house.task} model, not a {task} model; for {task} use {house_default(task)}"
+            f"{name} is a {house.task} model, not a {task} model; "
+            + (f"for {task} use {house_default(task)}" if served else f"no house model serves {task}")
         )
     if not ((house.path / "config.json").is_file() or (house.path / "model_index.json").is_file()):
         raise ModelUnavailableError(

