@@ -14,7 +14,9 @@ from mcp.types import CreateMessageRequestParams, TextContent
 from rich.console import Console
 
 from genai_mcp.client import Host, ProgressBars, ServerState, ServerStatus, Terminal
-from tests.client.conftest import OPENAI_KEY, FakeOpenAI, callbacks_entry, child_pids
+from tests.helpers.fake_openai import OPENAI_KEY, FakeOpenAI
+from tests.helpers.host_entries import callbacks_entry
+from tests.helpers.processes import child_pids
 
 
 def openai_sampling(server: FakeOpenAI, **extra: object) -> dict[str, object]:

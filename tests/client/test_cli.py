@@ -18,8 +18,8 @@ from genai_mcp.client.host_cli import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
 )
-from tests.client.conftest import callbacks_entry
-from tests.conftest import TOKEN, HttpServer
+from tests.helpers.host_entries import callbacks_entry
+from tests.helpers.processes import TOKEN, HttpServer
 
 CLASSIFY = json.dumps({"y_true": [1, 0, 1, 1], "y_pred": [1, 0, 0, 1], "average": "binary"})
 

@@ -19,8 +19,8 @@ from genai_mcp.client import (
     ServerUnavailableError,
     UnknownNameError,
 )
-from tests.client.conftest import callbacks_entry, child_pids, genai_stdio_entry
-from tests.conftest import TOKEN, HttpServer, find_pid
+from tests.helpers.host_entries import callbacks_entry, genai_stdio_entry
+from tests.helpers.processes import TOKEN, HttpServer, child_pids, find_pid
 
 CLASSIFY = {"y_true": [1, 0, 1, 1], "y_pred": [1, 0, 0, 1], "average": "binary"}
 RETRIEVE = {"queries": [{"retrieved": ["a", "b", "c"], "relevant": ["a", "c"]}], "k": 2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from genai_mcp.client import Host
-from tests.client.conftest import callbacks_entry
+from tests.helpers.host_entries import callbacks_entry
 
 
 def test_local_backend_answers_with_the_house_model() -> None:

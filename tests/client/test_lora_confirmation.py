@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 
 from genai_mcp.client import Host, Terminal
-from tests.client.conftest import genai_stdio_entry
+from tests.helpers.host_entries import genai_stdio_entry
 
 TEXTS = [
     f"the heron number {i} fishes quietly by the {place}." for i, place in enumerate(["pier", "reeds"] * 6)

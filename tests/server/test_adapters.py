@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, model_validator
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.progress import Progress
-from tests.conftest import text_of  # HELPERS-TODO
+from tests.helpers.results import text_of
 
 PURE = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 LIMITS = {"text.max_new_tokens": 7, "files.roots": ["/data"]}

@@ -20,8 +20,8 @@ from mcp.types import BlobResourceContents, CallToolResult, ImageContent, Resour
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.house.digits import digit_images
-from tests.conftest import text_of
-from tests.tools.test_diffusion import make_tiny_pipeline
+from tests.helpers.checkpoints import make_tiny_pipeline
+from tests.helpers.results import text_of
 
 
 @pytest.fixture(scope="module")

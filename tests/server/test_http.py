@@ -10,7 +10,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import TOKEN, HttpServer, loaded_shared_objects, serve_command, server_env
+from tests.helpers.processes import TOKEN, HttpServer, loaded_shared_objects, serve_command, server_env
 
 INIT = {
     "jsonrpc": "2.0",

@@ -28,7 +28,7 @@ from PIL import Image, ImageOps
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.house.digits import digit_images
-from tests.conftest import ok, run_client, text_of
+from tests.helpers.results import ok, run_client, text_of
 
 ZEBRA = [
     f"the zebra number {i} sings softly in the {place} at dawn, and the zebra number {i + 1} answers."

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 
 from genai_mcp.server.app import create_server
-from tests.conftest import text_of
+from tests.helpers.results import text_of
 
 BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("classification_metrics", {"y_true": [1, 0], "y_pred": [1]}, "y_true has 2 items but y_pred has 1"),

@@ -15,7 +15,7 @@ from mcp import Client
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
-from tests.conftest import call_ok as call
+from tests.helpers.results import call_ok as call
 
 EVAL = json.loads((Path(__file__).parents[1] / "data" / "rag_eval.json").read_text(encoding="utf-8"))
 MODES = ("dense", "keyword", "hybrid")

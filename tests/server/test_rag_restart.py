@@ -8,8 +8,8 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import call_ok as call
-from tests.conftest import server_env
+from tests.helpers.processes import server_env
+from tests.helpers.results import call_ok as call
 
 DOCS = [
     {"id": "fr", "text": "Paris is the capital of France.\n\nThe Seine flows through Paris."},

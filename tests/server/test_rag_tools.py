@@ -13,9 +13,9 @@ from mcp.types import CreateMessageRequestParams, CreateMessageResult, ErrorData
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
-from tests.conftest import ok, text_of
-from tests.conftest import run_client as run
-from tests.tools.test_rag_rerank import direct_scores, save_cross_encoder
+from tests.helpers.checkpoints import direct_scores, save_cross_encoder
+from tests.helpers.results import ok, text_of
+from tests.helpers.results import run_client as run
 
 ANSWER = "The coffee machine needs descaling [1]."
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.conftest import TOKEN, HttpServer
+from tests.helpers.processes import TOKEN, HttpServer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

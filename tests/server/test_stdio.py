@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import find_pid, loaded_shared_objects, server_env
+from tests.helpers.processes import find_pid, loaded_shared_objects, server_env
 
 
 def test_stdio_lists_tools_without_torch_and_calls_a_metric(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.text import generate as generate_module
 from genai_mcp.tools.text.generate import Decoded
-from tests.conftest import text_of
+from tests.helpers.results import text_of
 
 PROMPT = "The for statement is used to iterate over"
 

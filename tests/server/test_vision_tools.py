@@ -7,11 +7,8 @@ per module with small limits, a root folder and its own data folder.
 from __future__ import annotations
 
 import base64
-import io
 import os
-import struct
 import sys
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,46 +27,18 @@ from mcp.types import (
     ImageContent,
     TextContent,
 )
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.house.digits import DIGIT_NAMES, digit_images
 from genai_mcp.tools.outputs import OutputStore
-from tests.conftest import ok, run_client, server_env, text_of
+from tests.helpers.images import animated_gif, b64, encode, png_header_only
+from tests.helpers.processes import server_env
+from tests.helpers.results import ok, run_client, text_of
 
 MAX_IMAGE_BYTES = 50_000
 SAMPLED = "The image most likely shows a handwritten seven."
-
-
-def png(image: Image.Image, **save: Any) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG" if not save else save.pop("format"), **save)
-    return buf.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-        + chunk(b"IEND", b"")
-    )
-
-
-def animated_gif() -> bytes:
-    frames = [Image.new("RGB", (16, 16)) for _ in range(3)]
-    for i, frame in enumerate(frames):
-        ImageDraw.Draw(frame).rectangle([i * 4, 0, i * 4 + 3, 15], fill=(255, 255, 255))
-    return png(frames[0], format="GIF", save_all=True, append_images=frames[1:], duration=100)
 
 
 @dataclass
@@ -90,15 +59,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     outside.mkdir()
     images, labels = digit_images("test")
     images[0].save(root / "seven.png")
-    (outside / "secret.png").write_bytes(png(images[1]))
+    (outside / "secret.png").write_bytes(encode(images[1]))
     os.symlink(outside / "secret.png", root / "escape.png")
     noise = Image.frombytes("RGB", (160, 160), os.urandom(160 * 160 * 3))
-    (root / "huge.png").write_bytes(png(noise))
+    (root / "huge.png").write_bytes(encode(noise))
     assert (root / "huge.png").stat().st_size > MAX_IMAGE_BYTES
     settings = ServerSettings(
         data_dir=base / "data", roots=[root], max_image_bytes=MAX_IMAGE_BYTES, log_level="WARNING"
     )
-    specs = [b64(png(im)) for im in images[:100]]
+    specs = [b64(encode(im)) for im in images[:100]]
     return Setup(create_server(settings), settings, root, outside, specs, labels[:100])
 
 
@@ -297,7 +266,7 @@ def bad_calls(setup: Setup) -> list[tuple[str, dict[str, Any], str]]:
         ("classify_image", {"image": b64(base64.b64decode(one)[:70])}, "corrupt or truncated"),
         (
             "classify_image",
-            {"image": b64(png(Image.new("RGB", (1, 1))))},
+            {"image": b64(encode(Image.new("RGB", (1, 1))))},
             "1x1 pixels; its shorter side must be at least 8",
         ),
         (

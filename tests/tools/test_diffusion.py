@@ -31,31 +31,7 @@ from genai_mcp.tools.errors import (
 )
 from genai_mcp.tools.house import HOUSE_MODELS
 from genai_mcp.tools.house.digits import digit_images
-
-
-def make_tiny_pipeline(
-    folder: Path, *, channels: int = 1, size: int = 8, train_timesteps: int = 50, **unet_extra: Any
-) -> str:
-    """A random UNet2DModel + DDPMScheduler saved as a DDPMPipeline folder; returns its path."""
-    import torch
-    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
-
-    torch.manual_seed(0)
-    unet = UNet2DModel(
-        sample_size=size,
-        in_channels=channels,
-        out_channels=channels,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        norm_num_groups=4,
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        **unet_extra,
-    )
-    scheduler = DDPMScheduler(num_train_timesteps=train_timesteps, beta_schedule="squaredcos_cap_v2")
-    pipeline: Any = DDPMPipeline(unet=unet, scheduler=scheduler)
-    pipeline.save_pretrained(str(folder))
-    return str(folder)
+from tests.helpers.checkpoints import make_tiny_pipeline
 
 
 @pytest.fixture(scope="module")

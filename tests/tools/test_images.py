@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import base64
 import http.server
-import io
 import os
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,47 +16,13 @@ from PIL import Image, ImageDraw
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.images import MIN_IMAGE_SIDE, ImagePolicy, load_image
 from genai_mcp.tools.outputs import OutputStore
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **save: object) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format=fmt, **save)
-    return buf.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+from tests.helpers.images import animated_gif, b64, encode, png_header_only
 
 
 def digit_like(size: tuple[int, int] = (16, 16)) -> Image.Image:
     image = Image.new("RGB", size)
     ImageDraw.Draw(image).line([(4, 2), (4, size[1] - 3)], fill=(255, 255, 255), width=2)
     return image
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height but which holds almost no pixel data: decoding it
-    would fail as truncated, so a size refusal proves the header was checked first."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-        + chunk(b"IEND", b"")
-    )
-
-
-def animated_gif() -> bytes:
-    frames = []
-    for i in range(3):
-        frame = Image.new("RGB", (16, 16))
-        ImageDraw.Draw(frame).rectangle([i * 4, 0, i * 4 + 3, 15], fill=(255, 255, 255))
-        frames.append(frame)
-    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
 @pytest.fixture

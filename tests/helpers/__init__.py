@@ -1,0 +1,12 @@
+"""Helpers shared by the test modules; conftest.py files keep only fixtures, which call these.
+
+    processes    real `genai-mcp serve` processes (stdio and HTTP), ports, pids, loaded libraries
+    results      reading tool results, and running an in-memory Client against a server
+    images       encoded test images: PNG/GIF bytes, base64, a header-only PNG, an animated GIF
+    checkpoints  tiny randomly initialised checkpoints: a DDPM pipeline, a cross-encoder
+    host_entries config entries for the host's tests (the callbacks test server, `genai-mcp serve`)
+    fake_openai  an OpenAI-compatible chat-completions endpoint on 127.0.0.1
+
+Test modules import from here (`from tests.helpers.results import ok`), never from a conftest
+or from another test module.
+"""
