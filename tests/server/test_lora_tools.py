@@ -69,6 +69,8 @@ def adapters_on_disk(setup: Setup) -> set[str]:
 
 
 async def poll(client: Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    """job_status until the job is final or `timeout` s: what a client is told to do after
+    wait_seconds=0. MCP gives it nothing to wait on, so this is a bounded poll of the real state."""
     deadline = time.monotonic() + timeout
     while True:
         job = ok(await client.call_tool("job_status", {"job_id": job_id}))

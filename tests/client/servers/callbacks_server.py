@@ -123,7 +123,7 @@ async def chatty(note: str, ctx: Context) -> str:
 async def slow(steps: int, ctx: Context, delay: float = 0.02) -> int:
     """Reports progress once per step, `delay` seconds apart; returns the steps done."""
     for i in range(1, steps + 1):
-        await anyio.sleep(delay)
+        await anyio.sleep(delay)  # the work itself: a call that takes time, for progress and timeouts
         await ctx.report_progress(i, total=steps, message=f"step {i}/{steps}")
     return steps
 
