@@ -118,7 +118,7 @@ def child(task: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
         max_steps=args.steps,
         batch_size=args.text_batch if text else args.image_batch,
     )
-    store = AdapterStore(Path(tempfile.mkdtemp(prefix="bench-lora-")))
+    store = AdapterStore(Path(tempfile.mkdtemp(prefix="bench-lora-")), uri_prefix="adapters://")
     prepared = prepare(request, limits=LoraLimits(), policy=ImagePolicy(), store=store)
     trainable = prepared.plan.trainable_params
     learning_rate = None
@@ -131,12 +131,8 @@ def child(task: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
     peak_reset = reset_peak()
     rss_before = rss_mb()
     stamps: list[float] = []
-    result = train(
-        prepared,
-        store,
-        # Steps only: the heartbeats between held-out batches (loss None) are not training steps.
-        on_progress=lambda step, total, loss: None if loss is None else stamps.append(time.perf_counter()),
-    )
+    # Steps only: on_loss runs once per optimizer step, not for the held-out evaluation's heartbeats.
+    result = train(prepared, store=store, on_loss=lambda step, loss: stamps.append(time.perf_counter()))
     peak = peak_mb()
     saved = sum(f.stat().st_size for f in store.path("bench").rglob("*") if f.is_file())
     return {

@@ -144,7 +144,7 @@ def main() -> None:
                 chunk_size=args.chunk_size,
                 overlap=8,
             )
-            indexed = rag.index_documents(batch, store, limits)
+            indexed = rag.index_documents(batch, store=store, limits=limits)
         index_s = time.perf_counter() - started
         sample = [c.text for c in store.chunks("big", list(range(1, indexed.total_chunks + 1, 10))).values()]
         t0 = time.perf_counter()
@@ -202,7 +202,7 @@ def main() -> None:
             chunk_size=recipe["chunk_size"],
             overlap=recipe["overlap"],
         )
-        small = rag.index_documents(eval_request, store, limits)
+        small = rag.index_documents(eval_request, store=store, limits=limits)
         report["quality_eval_corpus_chunks"] = small.total_chunks
         report["quality_eval_corpus"] = quality(store, "eval", limits)
 

@@ -3,8 +3,9 @@
 `spec` is a string in one of these forms, recognised in this order:
 
     data:image/png;base64,iVBOR...    a data: URI (any image media type, base64-encoded)
-    genai-mcp://outputs/<name>.png    a resource URI of an image the server produced; passed to
-                                      `policy.resolve_output`, which returns its bytes
+    scheme://.../<name>.png           a URI of any other scheme (e.g. a server's resource URI of an
+                                      image it produced): passed to `policy.resolve_output`, which
+                                      returns its bytes
     https://host/cat.png              a URL, fetched only when `policy.allow_url_fetch` is on
     file:///data/cat.png              the path /data/cat.png (see below)
     iVBORw0KGgo...                    raw base64: a string of base64 characters that is at least 64
@@ -12,15 +13,17 @@
     photos/cat.png, /data/cat.png     anything else of at most 4096 characters: a file path (a short
                                       base64 string that names no file is decoded as base64 after all)
 
-Paths: only under `policy.roots`. A relative path is looked up in each root in turn; an absolute
+Paths: only under `policy.roots` (setting files.roots). A relative path is looked up in each root in turn; an absolute
 one must lie inside a root. A path with a `..` component is refused outright, and so is one that
 resolves (through symlinks) to a place outside every root.
 
 What is accepted: PNG, JPEG, WebP, GIF and BMP, one frame only (an animated GIF, APNG or WebP is
 refused: which frame a classifier should see is the caller's choice, not ours). Limits, each
-refusal naming it: encoded size (`max_bytes`), decoded size in pixels (`max_pixels`, checked on
-the header before any pixel is decoded; Pillow's own decompression-bomb guard stays on as well),
-and the shorter side (`min_side`). Every refusal raises InvalidInputError or LimitExceededError.
+refusal naming it: encoded size (`policy.limits.max_bytes`), decoded size in pixels
+(`policy.limits.max_pixels`, checked on the header before any pixel is decoded; Pillow's own
+decompression-bomb guard stays on as well), and the shorter side (`policy.min_side`). Every refusal raises InvalidInputError or LimitExceededError,
+carrying the key of the setting that would allow it (images.max_bytes, images.max_pixels,
+files.roots, images.allow_url_fetch) where there is one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.limits import limit
 from genai_mcp.tools.paths import NoSuchPathError, resolve_under_roots
 
 if TYPE_CHECKING:
@@ -47,6 +51,7 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "MAX_PATH_CHARS",
     "MIN_IMAGE_SIDE",
+    "ImageLimits",
     "ImagePolicy",
     "decode_image",
     "load_image",
@@ -67,24 +72,28 @@ _BASE64_MAGIC = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "Qk")
 
 
 @dataclass(frozen=True)
+class ImageLimits:
+    """How large an input image may be; a refusal carries the key of the limit it hit."""
+
+    max_bytes: int = limit("images.max_bytes", MAX_IMAGE_BYTES)  # encoded size
+    max_pixels: int = limit("images.max_pixels", MAX_IMAGE_PIXELS)  # decoded width x height
+
+
+@dataclass(frozen=True)
 class ImagePolicy:
     """Where images may come from and how large they may be.
 
-    `resolve_output(uri) -> bytes` turns a resource URI of a server-produced image into its bytes
-    (and raises InvalidInputError for an unknown one); None refuses such URIs. The `*_setting`
-    names are what a refusal tells the caller to raise (e.g. an environment variable).
+    `roots` (setting files.roots): folders image paths may name. `allow_url_fetch` (setting
+    images.allow_url_fetch): whether http(s) URLs are fetched. `resolve_output(uri) -> bytes` turns
+    a resource URI of a server-produced image into its bytes (and raises InvalidInputError for an
+    unknown one); None refuses such URIs.
     """
 
+    limits: ImageLimits = ImageLimits()
     roots: tuple[Path, ...] = ()
-    max_bytes: int = MAX_IMAGE_BYTES
-    max_pixels: int = MAX_IMAGE_PIXELS
     min_side: int = MIN_IMAGE_SIDE
     allow_url_fetch: bool = False
     resolve_output: Callable[[str], bytes] | None = None
-    bytes_setting: str | None = None
-    pixels_setting: str | None = None
-    roots_setting: str | None = None
-    url_setting: str | None = None
 
 
 def load_image(spec: str, policy: ImagePolicy) -> Image:
@@ -141,12 +150,12 @@ def decode_image(data: bytes, policy: ImagePolicy) -> Image:
         raise InvalidInputError(f"the image header is corrupt: {_first_line(exc)}") from None
     with image:
         width, height = image.size
-        if width * height > policy.max_pixels:
+        if width * height > policy.limits.max_pixels:
             raise LimitExceededError(
                 f"the image's size in pixels ({width}x{height})",
                 width * height,
-                policy.max_pixels,
-                policy.pixels_setting,
+                policy.limits.max_pixels,
+                "images.max_pixels",
             )
         if min(width, height) < policy.min_side:
             raise InvalidInputError(
@@ -225,27 +234,26 @@ def _strict_base64(text: str) -> bytes | None:
 
 def _file_bytes(raw: str, policy: ImagePolicy) -> bytes:
     try:
-        real = resolve_under_roots(
-            raw, policy.roots, what="image", roots_setting=policy.roots_setting or "GENAI_MCP_ROOTS"
-        )
+        real = resolve_under_roots(raw, policy.roots, what="image")
     except NoSuchPathError as exc:
         raise _NoSuchFile(
-            f"{exc}; other forms: base64, a data: URI, or a resource URI of a server-produced image"
+            f"{exc}; other forms: base64, a data: URI, or a resource URI of a server-produced image",
+            setting=exc.setting,
         ) from None
     if not real.is_file():
         raise InvalidInputError(f"the image path {_short(raw)} is not a regular file")
     _check_bytes(real.stat().st_size, policy)
     with open(real, "rb") as f:
-        data = f.read(policy.max_bytes + 1)  # the file may have grown since stat
+        data = f.read(policy.limits.max_bytes + 1)  # the file may have grown since stat
     _check_bytes(len(data), policy)
     return data
 
 
 def _fetch(url: str, policy: ImagePolicy) -> bytes:
     if not policy.allow_url_fetch:
-        hint = f" (set {policy.url_setting}=1 to allow it)" if policy.url_setting else ""
         raise InvalidInputError(
-            f"fetching images from URLs is turned off{hint}; send the image as base64 or a data: URI"
+            "fetching images from URLs is turned off; send the image as base64 or a data: URI",
+            setting="images.allow_url_fetch",
         )
     import httpx2
 
@@ -271,9 +279,9 @@ def _fetch(url: str, policy: ImagePolicy) -> bytes:
 
 
 def _check_bytes(n: int, policy: ImagePolicy) -> None:
-    if n > policy.max_bytes:
+    if n > policy.limits.max_bytes:
         raise LimitExceededError(
-            "the encoded image's size in bytes", n, policy.max_bytes, policy.bytes_setting
+            "the encoded image's size in bytes", n, policy.limits.max_bytes, "images.max_bytes"
         )
 
 
@@ -285,8 +293,8 @@ def _bomb_refusal(message: str, policy: ImagePolicy) -> Exception:
     if found is None:
         return InvalidInputError(f"the image is too large to decode safely: {message[:200]}")
     guard = PILImage.MAX_IMAGE_PIXELS
-    limit = min(policy.max_pixels, guard) if guard else policy.max_pixels
-    return LimitExceededError("the image's size in pixels", int(found.group(1)), limit, policy.pixels_setting)
+    allowed = min(policy.limits.max_pixels, guard) if guard else policy.limits.max_pixels
+    return LimitExceededError("the image's size in pixels", int(found.group(1)), allowed, "images.max_pixels")
 
 
 def _short(text: str, limit: int = 80) -> str:

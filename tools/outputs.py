@@ -2,7 +2,9 @@
 
 Each file is written to a temporary name in the same folder, flushed to disk, then renamed: a
 crash leaves the old state or nothing, never half a PNG. Names are random (no caller text in a
-path), and old files are pruned past a count or byte budget, oldest first.
+path), and old files are pruned past a count or byte budget (OutputLimits), oldest first. Each
+output also has a URI, `uri_prefix + name`: the prefix (a URI scheme and path) is the owner's, e.g.
+the server's resource template; this module only joins and splits it.
 """
 
 from __future__ import annotations
@@ -17,15 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.limits import limit
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["OUTPUT_URI_PREFIX", "OutputStore", "StoredOutput", "atomic_write_bytes"]
+__all__ = ["OutputLimits", "OutputStore", "StoredOutput", "atomic_write_bytes"]
 
-OUTPUT_URI_PREFIX = "genai-mcp://outputs/"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}\.png$")
+
+
+@dataclass(frozen=True)
+class OutputLimits:
+    """How much the store keeps before pruning the oldest outputs."""
+
+    max_files: int = limit("outputs.max_files", 1000)
+    max_bytes: int = limit("outputs.max_bytes", 512 * 2**20)
 
 
 @dataclass(frozen=True)
@@ -33,10 +43,7 @@ class StoredOutput:
     name: str  # file name, also the last part of the URI
     path: Path
     nbytes: int
-
-    @property
-    def uri(self) -> str:
-        return OUTPUT_URI_PREFIX + self.name
+    uri: str  # the store's uri_prefix + name
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -55,13 +62,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 class OutputStore:
-    """A folder of generated PNGs, addressed by name or by `genai-mcp://outputs/<name>` URI."""
+    """A folder of generated PNGs, addressed by name or by URI (`uri_prefix` + name)."""
 
-    def __init__(self, root: Path, *, max_files: int = 1000, max_bytes: int = 512 * 2**20):
+    def __init__(self, root: Path, *, uri_prefix: str, limits: OutputLimits | None = None):
         self.root = root
-        self.max_files = max_files
-        self.max_bytes = max_bytes
+        self.uri_prefix = uri_prefix
+        self.limits = limits or OutputLimits()
         self._lock = threading.Lock()
+
+    def check_room(self, what: str, count: int) -> None:
+        """LimitExceededError if `count` new outputs would not all be kept until read (max_files)."""
+        if count > self.limits.max_files:
+            raise LimitExceededError(what, count, self.limits.max_files, setting="outputs.max_files")
 
     def save_png(self, image: Image, kind: str) -> StoredOutput:
         """Store `image` as PNG under a fresh name starting with `kind` (e.g. "sample")."""
@@ -73,7 +85,10 @@ class OutputStore:
         path = self.root / name
         atomic_write_bytes(path, data)
         self.prune(keep=name)
-        return StoredOutput(name, path, len(data))
+        return self._stored(name, path, len(data))
+
+    def _stored(self, name: str, path: Path, nbytes: int) -> StoredOutput:
+        return StoredOutput(name, path, nbytes, self.uri_prefix + name)
 
     def _checked_name(self, name: str) -> str:
         if not _NAME.match(name):
@@ -83,9 +98,10 @@ class OutputStore:
         return name
 
     def name_from_uri(self, uri: str) -> str:
-        if not uri.startswith(OUTPUT_URI_PREFIX):
-            raise InvalidInputError(f"{uri!r} is not an output URI; they start with {OUTPUT_URI_PREFIX}")
-        return self._checked_name(uri[len(OUTPUT_URI_PREFIX) :])
+        """The output name in `uri`; InvalidInputError unless it is `uri_prefix` + a well-formed name."""
+        if not uri.startswith(self.uri_prefix):
+            raise InvalidInputError(f"{uri!r} is not an output URI; they start with {self.uri_prefix}")
+        return self._checked_name(uri[len(self.uri_prefix) :])
 
     def path_of(self, name: str) -> Path:
         """The file for `name`; InvalidInputError if the name is malformed or no longer kept."""
@@ -104,16 +120,16 @@ class OutputStore:
         files = [p for p in self.root.iterdir() if _NAME.match(p.name) and p.is_file()]
         stats = [(p, p.stat()) for p in files]
         stats.sort(key=lambda ps: ps[1].st_mtime_ns, reverse=True)
-        return [StoredOutput(p.name, p, st.st_size) for p, st in stats]
+        return [self._stored(p.name, p, st.st_size) for p, st in stats]
 
     def prune(self, keep: str | None = None) -> list[str]:
-        """Delete the oldest outputs past max_files / max_bytes; never the one just written."""
+        """Delete the oldest outputs past limits.max_files / max_bytes; never the one just written."""
         removed: list[str] = []
         with self._lock:
             total = 0
             for i, out in enumerate(self.stored()):
                 total += out.nbytes
-                if out.name != keep and (i >= self.max_files or total > self.max_bytes):
+                if out.name != keep and (i >= self.limits.max_files or total > self.limits.max_bytes):
                     out.path.unlink(missing_ok=True)
                     removed.append(out.name)
         return removed

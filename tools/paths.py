@@ -13,27 +13,27 @@ from pathlib import Path
 
 from genai_mcp.tools.errors import InvalidInputError
 
-__all__ = ["NoSuchPathError", "is_inside", "resolve_under_roots"]
+__all__ = ["ROOTS", "NoSuchPathError", "is_inside", "resolve_under_roots"]
+
+ROOTS = "files.roots"  # the setting key of the roots (tools/limits.py)
 
 
 class NoSuchPathError(InvalidInputError):
     """Nothing of that name is under the roots, or there are no roots: the string may not be a path at all."""
 
 
-def resolve_under_roots(
-    raw: str, roots: Sequence[Path], *, what: str, roots_setting: str = "GENAI_MCP_ROOTS"
-) -> Path:
+def resolve_under_roots(raw: str, roots: Sequence[Path], *, what: str) -> Path:
     """The real (symlink-free, absolute) path that `raw` names inside one of `roots`.
 
     `what` names the thing in messages ("dataset", "image"). Raises InvalidInputError when there
-    are no roots (naming `roots_setting`), for '..' or NUL, for a path outside every root, and when
-    nothing of that name exists under them. Files and folders alike are returned; the caller checks
-    which it needs.
+    are no roots or the path lies outside every root (both with setting "files.roots"), for '..' or
+    NUL, and when nothing of that name exists under them. Files and folders alike are returned; the
+    caller checks which it needs.
     """
     shown = _short(raw)
     if not roots:
         raise NoSuchPathError(
-            f"the {what} {shown} was read as a path, but no file roots are configured (set {roots_setting})"
+            f"the {what} {shown} was read as a path, but no file roots are configured", setting=ROOTS
         )
     if "\x00" in raw:
         raise InvalidInputError(f"the {what} path {shown} contains a NUL character")
@@ -48,7 +48,7 @@ def resolve_under_roots(
     for candidate in candidates:
         if not is_inside(candidate.absolute(), spelled):
             raise InvalidInputError(
-                f"the {what} path {shown} is outside the allowed roots ({allowed}; set by {roots_setting})"
+                f"the {what} path {shown} is outside the allowed roots ({allowed})", setting=ROOTS
             )
         if not os.path.lexists(candidate):
             continue

@@ -24,10 +24,10 @@ from genai_mcp.tools.diffusion import (
     sample_images,
 )
 from genai_mcp.tools.errors import (
-    CancelledError,
     InvalidInputError,
     LimitExceededError,
     ModelUnavailableError,
+    WorkCancelledError,
 )
 from genai_mcp.tools.house import HOUSE_MODELS
 from genai_mcp.tools.house.digits import digit_images
@@ -60,26 +60,27 @@ def test_same_seed_same_images_other_seed_other_images(grey: str) -> None:
 
 @pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
 def test_every_scheduler_reports_exactly_one_step_per_timestep(grey: str, scheduler: str) -> None:
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, int | None]] = []
     out = sample_images(
         SampleRequest(num_images=1, steps=5, scheduler=scheduler, seed=0, model=grey),  # type: ignore[arg-type]
-        lambda done, total, message: seen.append((done, total)),
+        lambda done, total, message=None: seen.append((done, total)),
     )
     assert seen == [(i, 5) for i in range(1, 6)]
     assert out.info.scheduler_class == SCHEDULERS[scheduler] and out.info.steps == 5
 
 
-def test_an_on_step_that_raises_stops_the_loop_at_that_step(grey: str) -> None:
-    calls: list[int] = []
+def test_a_progress_that_raises_stops_the_loop_at_that_step(grey: str) -> None:
+    calls: list[tuple[int, int | None, str | None]] = []
 
-    def cancel_at_3(done: int, total: int, message: str) -> None:
-        calls.append(done)
+    def cancel_at_3(done: int, total: int | None, message: str | None = None) -> None:
+        calls.append((done, total, message))
         if done == 3:
-            raise CancelledError(f"cancelled after {done} of {total} steps")
+            raise WorkCancelledError(f"cancelled after {done} of {total} steps")
 
-    with pytest.raises(CancelledError):
+    with pytest.raises(WorkCancelledError):
         sample_images(SampleRequest(num_images=1, steps=40, seed=0, model=grey), cancel_at_3)
-    assert calls == [1, 2, 3]
+    assert [done for done, _, _ in calls] == [1, 2, 3]
+    assert calls[0][1] == 40 and calls[0][2] is not None and calls[0][2].startswith("step 1/40 (t=")
 
 
 def test_forward_noising_is_the_jump_to_timestep_formula(grey: str) -> None:
@@ -89,7 +90,9 @@ def test_forward_noising_is_the_jump_to_timestep_formula(grey: str) -> None:
     from diffusers import DDPMScheduler
 
     image = digit_images("test")[0][0]  # 16x16 RGB
-    out = denoise_image(DenoiseRequest(timestep=20, steps=21, scheduler="ddpm", seed=5, model=grey), image)
+    out = denoise_image(
+        DenoiseRequest(timestep=20, steps=21, scheduler="ddpm", seed=5, model=grey), image=image
+    )
     info = out.info
     assert (info.timestep, info.steps, info.num_train_timesteps) == (20, 21, 50)
     assert (info.input_width, info.input_height, info.width, info.height, info.channels) == (16, 16, 8, 8, 1)
@@ -111,7 +114,9 @@ def test_denoise_converts_to_the_models_channels_and_size(rgb: str) -> None:
     image = Image.new("RGB", (40, 24), (200, 30, 60))
     seen: list[int] = []
     out = denoise_image(
-        DenoiseRequest(strength=0.5, steps=6, seed=1, model=rgb), image, lambda d, t, m: seen.append(d)
+        DenoiseRequest(strength=0.5, steps=6, seed=1, model=rgb),
+        lambda d, t, m=None: seen.append(d),
+        image=image,
     )
     assert seen == list(range(1, 7))
     assert out.input.mode == out.noisy.mode == out.denoised.mode == "RGB"
@@ -120,31 +125,29 @@ def test_denoise_converts_to_the_models_channels_and_size(rgb: str) -> None:
     assert 0 < out.info.timestep <= 499 and out.info.mse_noisy > 0
     # Every scheduler starts at or below the requested level and runs exactly the steps asked for.
     for name in sorted(SCHEDULERS):
-        info = denoise_image(
-            DenoiseRequest(timestep=300, steps=4, scheduler=name, seed=1, model=rgb), image
-        ).info  # type: ignore[arg-type]
+        request = DenoiseRequest(timestep=300, steps=4, scheduler=name, seed=1, model=rgb)  # type: ignore[arg-type]
+        info = denoise_image(request, image=image).info
         assert info.steps == 4 and 200 <= info.timestep <= 300, (name, info.timestep)
 
 
 def test_limits_and_bad_requests_are_refused_with_the_limit_named(grey: str) -> None:
-    limits = DiffusionLimits(
-        max_steps=30, max_num_images=3, steps_setting="MAX_STEPS", num_images_setting="MAX_IMAGES"
-    )
-    with pytest.raises(
-        LimitExceededError, match=r"num_images is 4, over the limit of 3 \(raise it with MAX_IMAGES\)"
-    ):
+    limits = DiffusionLimits(max_steps=30, max_num_images=3)
+    with pytest.raises(LimitExceededError, match=r"^num_images is 4, over the limit of 3$") as refused:
         sample_images(SampleRequest(num_images=4, steps=2, model=grey), limits=limits)
-    with pytest.raises(
-        LimitExceededError, match=r"steps is 31, over the limit of 30 \(raise it with MAX_STEPS\)"
-    ):
+    assert refused.value.setting == "diffusion.max_num_images"
+    with pytest.raises(LimitExceededError, match=r"^steps is 31, over the limit of 30$") as refused:
         sample_images(SampleRequest(num_images=1, steps=31, model=grey), limits=limits)
-    with pytest.raises(LimitExceededError, match=r"trained with 50 timesteps.* is 51, over the limit of 50"):
+    assert refused.value.setting == "diffusion.max_steps"
+    with pytest.raises(
+        LimitExceededError, match=r"trained with 50 timesteps.* is 51, over the limit of 50"
+    ) as refused:
         sample_images(SampleRequest(num_images=1, steps=51, model=grey))
+    assert refused.value.setting is None  # the model's own bound: no setting raises it
     image = digit_images("test")[0][0]
     with pytest.raises(InvalidInputError, match="timesteps run from 0 to 49"):
-        denoise_image(DenoiseRequest(timestep=50, steps=2, model=grey), image)
+        denoise_image(DenoiseRequest(timestep=50, steps=2, model=grey), image=image)
     with pytest.raises(InvalidInputError, match="t=9 leaves room for at most 10 steps"):
-        denoise_image(DenoiseRequest(timestep=9, steps=11, scheduler="ddpm", model=grey), image)
+        denoise_image(DenoiseRequest(timestep=9, steps=11, scheduler="ddpm", model=grey), image=image)
     with pytest.raises(ValidationError, match="eta applies only to the ddim scheduler"):
         SampleRequest(scheduler="ddpm", eta=0.5)
     with pytest.raises(ValidationError, match="strength or timestep, not both"):
@@ -213,5 +216,5 @@ def test_house_ddim_samples_look_like_digits_to_the_house_vit() -> None:
 def test_house_denoising_brings_held_out_digits_closer_to_clean() -> None:
     images = digit_images("test")[0][:4]
     for i, image in enumerate(images):
-        info = denoise_image(DenoiseRequest(strength=0.5, steps=15, seed=i), image).info
+        info = denoise_image(DenoiseRequest(strength=0.5, steps=15, seed=i), image=image).info
         assert info.mse_denoised < info.mse_noisy, (i, info.mse_denoised, info.mse_noisy)

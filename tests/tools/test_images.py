@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
-from genai_mcp.tools.images import MIN_IMAGE_SIDE, ImagePolicy, load_image
+from genai_mcp.tools.images import MIN_IMAGE_SIDE, ImageLimits, ImagePolicy, load_image
 from genai_mcp.tools.outputs import OutputStore
 from tests.helpers.images import animated_gif, b64, encode, png_header_only
 
@@ -70,12 +70,13 @@ def test_paths_relative_absolute_file_uri_and_inner_symlink(tree: Path) -> None:
 
 
 def test_a_server_output_uri_goes_through_the_resolver(tmp_path: Path) -> None:
-    store = OutputStore(tmp_path / "outputs")
+    store = OutputStore(tmp_path / "outputs", uri_prefix="test://outputs/")
     saved = store.save_png(digit_like((32, 32)), "sample")
     policy = ImagePolicy(resolve_output=lambda uri: store.read(store.name_from_uri(uri)))
+    assert saved.uri.startswith("test://outputs/sample-")
     assert load_image(saved.uri, policy).size == (32, 32)
     with pytest.raises(InvalidInputError, match="does not exist"):
-        load_image("genai-mcp://outputs/sample-000000000000.png", policy)
+        load_image("test://outputs/sample-000000000000.png", policy)
     with pytest.raises(InvalidInputError, match="not accepted"):
         load_image(saved.uri, ImagePolicy())
 
@@ -108,45 +109,59 @@ def test_transparent_palette_and_16_bit_grey_convert_without_warnings() -> None:
         (b64(encode(digit_like(), "TIFF")), InvalidInputError, "not a PNG"),
         ("data:text/plain;base64,aGVsbG8=", InvalidInputError, "media type 'text/plain'"),
         ("data:image/png,rawbytes", InvalidInputError, "not base64-encoded"),
-        (
-            "https://example.com/cat.png",
-            InvalidInputError,
-            "URLs is turned off .set GENAI_MCP_ALLOW_URL_FETCH",
-        ),
+        ("https://example.com/cat.png", InvalidInputError, "URLs is turned off; send the image as base64"),
         ("ftp://example.com/cat.png", InvalidInputError, "ftp:// URIs are not accepted"),
-        ("cat.png", InvalidInputError, "no file roots are configured .set GENAI_MCP_ROOTS"),
+        ("cat.png", InvalidInputError, "no file roots are configured; other forms: base64"),
     ],
 )
 def test_bad_inputs_are_refused_with_the_reason(spec: str, error: type[Exception], words: str) -> None:
-    policy = ImagePolicy(roots_setting="GENAI_MCP_ROOTS", url_setting="GENAI_MCP_ALLOW_URL_FETCH")
     with pytest.raises(error, match=words):
-        load_image(spec, policy)
+        load_image(spec, ImagePolicy())
+
+
+@pytest.mark.parametrize(
+    ("spec", "setting"),
+    [
+        (b64(png_header_only(8000, 8000)), "images.max_pixels"),
+        ("https://example.com/cat.png", "images.allow_url_fetch"),
+        ("cat.png", "files.roots"),
+        ("/etc/cat.png", "files.roots"),
+        (b64(animated_gif()), None),
+    ],
+)
+def test_refusals_carry_the_key_of_the_setting_that_would_allow_them(spec: str, setting: str | None) -> None:
+    with pytest.raises((InvalidInputError, LimitExceededError)) as refused:
+        load_image(spec, ImagePolicy())
+    assert refused.value.setting == setting
+    assert "GENAI_MCP" not in str(refused.value)  # messages name no environment variable
 
 
 def test_the_pixel_limit_applies_before_any_pixel_is_decoded() -> None:
     spec = b64(png_header_only(30000, 30000))
     started = time.perf_counter()
-    with pytest.raises(LimitExceededError, match="GENAI_MCP_MAX_IMAGE_PIXELS"):
-        load_image(spec, ImagePolicy(pixels_setting="GENAI_MCP_MAX_IMAGE_PIXELS"))
+    with pytest.raises(LimitExceededError, match=r"over the limit of 40000000$"):
+        load_image(spec, ImagePolicy())
     assert time.perf_counter() - started < 1.0
     # Raising our limit above Pillow's does not switch off Pillow's decompression-bomb guard.
     guard = Image.MAX_IMAGE_PIXELS
     assert guard is not None
     with pytest.raises(LimitExceededError, match=f"over the limit of {guard}"):
-        load_image(spec, ImagePolicy(max_pixels=10**10))
+        load_image(spec, ImagePolicy(limits=ImageLimits(max_pixels=10**10)))
 
 
 def test_the_byte_limit_names_its_setting_for_base64_and_files(tree: Path) -> None:
     data = encode(Image.frombytes("RGB", (64, 64), os.urandom(64 * 64 * 3)))
     (tree / "big.png").write_bytes(data)
-    policy = ImagePolicy(roots=(tree,), max_bytes=len(data) - 1, bytes_setting="GENAI_MCP_MAX_IMAGE_BYTES")
+    policy = ImagePolicy(roots=(tree,), limits=ImageLimits(max_bytes=len(data) - 1))
     for spec in (b64(data), "big.png"):
         with pytest.raises(
-            LimitExceededError,
-            match=f"is {len(data)}, over the limit of {len(data) - 1} .raise it with GENAI_MCP_MAX_IMAGE_BYTES",
-        ):
+            LimitExceededError, match=f"is {len(data)}, over the limit of {len(data) - 1}$"
+        ) as refused:
             load_image(spec, policy)
-    assert load_image("big.png", ImagePolicy(roots=(tree,), max_bytes=len(data))).size == (64, 64)
+        assert refused.value.setting == "images.max_bytes"
+    assert load_image(
+        "big.png", ImagePolicy(roots=(tree,), limits=ImageLimits(max_bytes=len(data)))
+    ).size == (64, 64)
 
 
 def test_paths_cannot_leave_the_roots(tree: Path) -> None:
@@ -207,6 +222,6 @@ def test_urls_are_fetched_only_when_allowed_and_within_the_byte_limit(image_serv
         load_image(url, ImagePolicy())
     assert load_image(url, ImagePolicy(allow_url_fetch=True)).size == (16, 16)
     with pytest.raises(LimitExceededError, match="over the limit of 10"):
-        load_image(url, ImagePolicy(allow_url_fetch=True, max_bytes=10))
+        load_image(url, ImagePolicy(allow_url_fetch=True, limits=ImageLimits(max_bytes=10)))
     with pytest.raises(InvalidInputError, match="HTTP 404"):
         load_image(image_server + "/nope.png", ImagePolicy(allow_url_fetch=True))

@@ -111,8 +111,9 @@ def test_paths_must_stay_under_the_roots(tmp_path: Path) -> None:
     (root / "link.txt").symlink_to(outside / "secret.txt")
     with pytest.raises(InvalidInputError, match="symlink outside the allowed roots"):
         texts("link.txt", root)
-    with pytest.raises(InvalidInputError, match=r"no file roots are configured.*GENAI_MCP_ROOTS"):
+    with pytest.raises(InvalidInputError, match=r"no file roots are configured$") as refused:
         texts("notes.txt")
+    assert refused.value.setting == "files.roots"
     with pytest.raises(InvalidInputError, match=r"no dataset 'missing\.txt' exists under the allowed roots"):
         texts("missing.txt", root)
 
@@ -130,12 +131,12 @@ def test_wrong_suffix_folder_and_encoding_refused(tmp_path: Path) -> None:
 
 
 def test_text_limits_name_their_settings(tmp_path: Path) -> None:
-    with pytest.raises(
-        LimitExceededError, match=r"passages is 6, over the limit of 5.*GENAI_MCP_LORA_MAX_EXAMPLES"
-    ):
+    with pytest.raises(LimitExceededError, match=r"passages is 6, over the limit of 5$") as refused:
         texts([f"t{i}" for i in range(6)], max_examples=5)
-    with pytest.raises(LimitExceededError, match=r"characters is 40, over the limit of 30.*MAX_TEXT_CHARS"):
+    assert refused.value.setting == "lora.max_examples"
+    with pytest.raises(LimitExceededError, match=r"characters is 40, over the limit of 30$") as refused:
         texts(["x" * 20, "y" * 20], max_text_chars=30)
+    assert refused.value.setting == "lora.max_text_chars"
     # A file that cannot fit is refused from its size, before it is read.
     (tmp_path / "big.txt").write_text("z" * 130, encoding="utf-8")
     with pytest.raises(LimitExceededError, match="size in bytes is 130, over the limit of 120"):
@@ -206,10 +207,9 @@ def test_image_count_checked_before_decoding(tmp_path: Path) -> None:
         (folder / label).mkdir(parents=True)
         for i in range(3):
             (folder / label / f"{i}.png").write_bytes(b"undecodable")
-    with pytest.raises(
-        LimitExceededError, match=r"images is 6, over the limit of 5.*GENAI_MCP_LORA_MAX_EXAMPLES"
-    ):
+    with pytest.raises(LimitExceededError, match=r"images is 6, over the limit of 5$") as refused:
         images("junk", tmp_path, max_examples=5)
+    assert refused.value.setting == "lora.max_examples"
     with pytest.raises(LimitExceededError, match="images is 6, over the limit of 5"):
         images(labelled({"x": 3, "y": 3}), max_examples=5)
 

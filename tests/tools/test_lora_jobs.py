@@ -13,8 +13,12 @@ from collections.abc import Callable
 import pytest
 
 from genai_mcp.tools.errors import BusyError, InvalidInputError
-from genai_mcp.tools.lora.jobs import CURVE_POINTS, JobManager, Progress
+from genai_mcp.tools.lora.jobs import CURVE_POINTS, JobLimits, JobManager
 from genai_mcp.tools.lora.schemas import LoraPlan, LoraResult
+from genai_mcp.tools.lora.train import LossHook
+from genai_mcp.tools.progress import Progress
+
+Run = Callable[[Progress, LossHook], LoraResult]
 
 
 def _result(adapter: str, steps: int) -> LoraResult:
@@ -38,7 +42,7 @@ def _result(adapter: str, steps: int) -> LoraResult:
     )
     return LoraResult(
         adapter=adapter,
-        adapter_uri=f"adapters://{adapter}",
+        adapter_uri=f"test://adapters/{adapter}",
         plan=plan,
         steps_done=steps,
         seconds=0.1,
@@ -76,12 +80,15 @@ class Hold:
         self._released.set()
 
 
-def _steps(adapter: str, steps: int, *, hold: Hold | None = None) -> Callable[[Progress], LoraResult]:
-    def run(progress: Progress) -> LoraResult:
+def _steps(adapter: str, steps: int, *, hold: Hold | None = None) -> Run:
+    """A job's run as train() makes the calls: progress after each step, then its loss."""
+
+    def run(progress: Progress, on_loss: LossHook) -> LoraResult:
         if hold is not None and hold.after == 0:
             hold.stop_here()
         for step in range(1, steps + 1):
-            progress(step, steps, 1.0 / step)
+            progress(step, steps, f"step {step}/{steps}")
+            on_loss(step, 1.0 / step)
             if hold is not None and hold.after == step:
                 hold.stop_here()
         return _result(adapter, steps)
@@ -104,13 +111,14 @@ def test_a_job_runs_to_success_with_its_loss_curve() -> None:
 
 def test_second_job_waits_in_the_queue_and_a_third_is_refused_as_busy() -> None:
     hold = Hold()
-    jobs = JobManager(max_queued=1, queue_setting="GENAI_MCP_LORA_MAX_QUEUED")
+    jobs = JobManager(limits=JobLimits(max_queued=1))
     first = jobs.submit(_steps("a", 3, hold=hold), adapter="a", task="causal-lm", total_steps=3)
     hold.reached()  # the worker has picked it up: it is the running job
     second = jobs.submit(_steps("b", 3), adapter="b", task="causal-lm", total_steps=3)
     assert second.state == "queued" and second.queue_position == 1
-    with pytest.raises(BusyError, match=r"busy: job lora-.* \(adapter 'a'\).*GENAI_MCP_LORA_MAX_QUEUED"):
+    with pytest.raises(BusyError, match=r"busy: job lora-.* \(adapter 'a'\).*1 job\(s\) may wait") as busy:
         jobs.submit(_steps("c", 3), adapter="c", task="causal-lm", total_steps=3)
+    assert busy.value.setting == "lora.max_queued"
     with pytest.raises(BusyError, match="busy"):
         jobs.check_room()
     hold.release()
@@ -121,7 +129,7 @@ def test_second_job_waits_in_the_queue_and_a_third_is_refused_as_busy() -> None:
 
 def test_no_queue_means_busy_at_once() -> None:
     hold = Hold()
-    jobs = JobManager(max_queued=0)
+    jobs = JobManager(limits=JobLimits(max_queued=0))
     first = jobs.submit(_steps("a", 2, hold=hold), adapter="a", task="causal-lm", total_steps=2)
     hold.reached()
     with pytest.raises(BusyError, match="0 job"):
@@ -146,7 +154,7 @@ def test_cancel_stops_a_running_job_within_one_step() -> None:
 
 def test_cancel_removes_a_queued_job_and_final_jobs_stay_final() -> None:
     hold = Hold()
-    jobs = JobManager(max_queued=2)
+    jobs = JobManager(limits=JobLimits(max_queued=2))
     first = jobs.submit(_steps("a", 2, hold=hold), adapter="a", task="causal-lm", total_steps=2)
     hold.reached()
     queued = jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
@@ -158,14 +166,15 @@ def test_cancel_removes_a_queued_job_and_final_jobs_stay_final() -> None:
 
 
 def test_a_failing_job_records_why_and_the_worker_goes_on() -> None:
-    def broken(progress: Progress) -> LoraResult:
-        progress(1, 3, 0.5)
+    def broken(progress: Progress, on_loss: LossHook) -> LoraResult:
+        progress(1, 3)
+        on_loss(1, 0.5)
         raise InvalidInputError("the dataset went away")
 
-    def bug(progress: Progress) -> LoraResult:
+    def bug(progress: Progress, on_loss: LossHook) -> LoraResult:
         raise ZeroDivisionError("division by zero")
 
-    jobs = JobManager(max_queued=3)
+    jobs = JobManager(limits=JobLimits(max_queued=3))
     failed = jobs.submit(broken, adapter="a", task="causal-lm", total_steps=3)
     crashed = jobs.submit(bug, adapter="b", task="causal-lm", total_steps=3)
     ok = jobs.submit(_steps("c", 2), adapter="c", task="causal-lm", total_steps=2)
@@ -180,14 +189,14 @@ def test_one_adapter_name_per_live_job_and_unknown_ids_are_named() -> None:
     first = jobs.submit(_steps("same", 2, hold=hold), adapter="same", task="causal-lm", total_steps=2)
     with pytest.raises(InvalidInputError, match="'same' is already being trained"):
         jobs.submit(_steps("same", 2), adapter="same", task="causal-lm", total_steps=2)
-    with pytest.raises(InvalidInputError, match=r"no job 'lora-nope'.*list_jobs"):
+    with pytest.raises(InvalidInputError, match=r"no job 'lora-nope'.*list the jobs"):
         jobs.status("lora-nope")
     hold.release()
     jobs.wait(first.job_id, 10)
 
 
 def test_old_jobs_are_forgotten_and_long_curves_thinned() -> None:
-    jobs = JobManager(keep=2, max_queued=5)
+    jobs = JobManager(keep=2, limits=JobLimits(max_queued=5))
     ids = []
     for name in "abc":
         ids.append(jobs.submit(_steps(name, 2), adapter=name, task="causal-lm", total_steps=2).job_id)
@@ -203,7 +212,7 @@ def test_old_jobs_are_forgotten_and_long_curves_thinned() -> None:
 
 def test_close_cancels_running_and_queued_jobs_and_refuses_new_ones() -> None:
     hold = Hold(after=1)
-    jobs = JobManager(max_queued=1)
+    jobs = JobManager(limits=JobLimits(max_queued=1))
     running = jobs.submit(_steps("a", 10, hold=hold), adapter="a", task="causal-lm", total_steps=10)
     hold.reached()
     queued = jobs.submit(_steps("b", 2), adapter="b", task="causal-lm", total_steps=2)
@@ -220,12 +229,12 @@ def test_close_cancels_running_and_queued_jobs_and_refuses_new_ones() -> None:
 def test_heartbeats_check_cancellation_without_adding_steps() -> None:
     hold = Hold()
 
-    def evaluating(progress: Progress) -> LoraResult:
+    def evaluating(progress: Progress, on_loss: LossHook) -> LoraResult:
         for _ in range(3):  # a long held-out evaluation: heartbeats only
-            progress(0, 5, None)
+            progress(0, 5, "evaluating")
         hold.stop_here()
         while True:  # ends only when a heartbeat raises
-            progress(0, 5, None)
+            progress(0, 5, "evaluating")
 
     jobs = JobManager()
     info = jobs.submit(evaluating, adapter="a", task="causal-lm", total_steps=5)

@@ -43,7 +43,7 @@ def _entries(root: Path) -> list[str]:
 
 
 def test_save_list_info_delete(tmp_path: Path) -> None:
-    store = AdapterStore(tmp_path / "adapters")
+    store = AdapterStore(tmp_path / "adapters", uri_prefix="test://adapters/")
     assert store.list() == [] and store.clean_stale() == 0  # the root does not exist yet
     path = store.save("zoo", _weights, _info("ignored"))
     assert path == store.path("zoo") and store.exists("zoo")
@@ -51,6 +51,7 @@ def test_save_list_info_delete(tmp_path: Path) -> None:
     assert sorted(p.name for p in path.iterdir()) == ["README.md", "adapter_model.safetensors", INFO_FILE]
     info = store.info("zoo")
     assert info.name == "zoo" and info.size_bytes == 1000 + len("# card\n")
+    assert store.uri("zoo") == "test://adapters/zoo"
     store.save("abc", _weights, _info())
     assert [a.name for a in store.list()] == ["abc", "zoo"]
 
@@ -67,7 +68,7 @@ def test_save_list_info_delete(tmp_path: Path) -> None:
 
 
 def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
-    store = AdapterStore(tmp_path)
+    store = AdapterStore(tmp_path, uri_prefix="test://")
 
     def half_then_fail(folder: Path) -> None:
         (folder / "adapter_model.safetensors").write_bytes(b"partial")
@@ -79,7 +80,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_existing_name_refused_and_untouched(tmp_path: Path) -> None:
-    store = AdapterStore(tmp_path)
+    store = AdapterStore(tmp_path, uri_prefix="test://")
     store.save("keep", _weights, _info())
     before = {p.name: p.read_bytes() for p in store.path("keep").iterdir()}
     with pytest.raises(InvalidInputError, match="already exists"):
@@ -92,7 +93,7 @@ def test_existing_name_refused_and_untouched(tmp_path: Path) -> None:
 def test_name_taken_during_the_write_is_not_replaced(tmp_path: Path, with_file: bool) -> None:
     """Another writer creates the name while our files are written: the rename must refuse, even
     onto an empty folder (which a bare os.rename would silently replace)."""
-    store = AdapterStore(tmp_path)
+    store = AdapterStore(tmp_path, uri_prefix="test://")
 
     def racing(folder: Path) -> None:
         _weights(folder)
@@ -107,7 +108,7 @@ def test_name_taken_during_the_write_is_not_replaced(tmp_path: Path, with_file: 
 
 
 def test_stale_temp_dirs_are_invisible_and_cleaned(tmp_path: Path) -> None:
-    store = AdapterStore(tmp_path)
+    store = AdapterStore(tmp_path, uri_prefix="test://")
     store.save("good", _weights, _info())
     stale = tmp_path / f"{TEMP_PREFIX}old-999999999-abcd1234"  # a pid no process has
     stale.mkdir()
@@ -122,7 +123,7 @@ def test_stale_temp_dirs_are_invisible_and_cleaned(tmp_path: Path) -> None:
 
 
 def test_clean_stale_spares_a_save_in_progress(tmp_path: Path) -> None:
-    store = AdapterStore(tmp_path)
+    store = AdapterStore(tmp_path, uri_prefix="test://")
     removed: list[int] = []
 
     def write(folder: Path) -> None:
@@ -150,12 +151,12 @@ def test_process_killed_during_save_leaves_no_adapter(tmp_path: Path) -> None:
                 os._exit(1)
 
         info = AdapterInfo.model_validate_json({_info().model_dump_json()!r})
-        AdapterStore(Path({str(tmp_path)!r})).save("crashed", write, info)
+        AdapterStore(Path({str(tmp_path)!r}), uri_prefix="test://").save("crashed", write, info)
         """
     )
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
-    store = AdapterStore(tmp_path)
+    store = AdapterStore(tmp_path, uri_prefix="test://")
     leftovers = _entries(tmp_path)
     assert len(leftovers) == 1 and leftovers[0].startswith(f"{TEMP_PREFIX}crashed-")
     assert store.list() == [] and not store.exists("crashed")
@@ -169,4 +170,4 @@ def test_process_killed_during_save_leaves_no_adapter(tmp_path: Path) -> None:
 def test_clean_stale_spares_a_live_process(tmp_path: Path) -> None:
     live = tmp_path / f"{TEMP_PREFIX}theirs-{os.getppid()}-0000abcd"  # our parent is alive
     live.mkdir()
-    assert AdapterStore(tmp_path).clean_stale() == 0 and live.exists()
+    assert AdapterStore(tmp_path, uri_prefix="test://").clean_stale() == 0 and live.exists()

@@ -8,25 +8,24 @@ import math
 import random
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from genai_mcp.tools.errors import (
-    CancelledError,
     InvalidInputError,
     LimitExceededError,
     ModelUnavailableError,
+    WorkCancelledError,
 )
 from genai_mcp.tools.images import ImagePolicy
 from genai_mcp.tools.lora.data import LoraLimits
 from genai_mcp.tools.lora.examples import evaluate
-from genai_mcp.tools.lora.inference import clear_adapted, load_adapted
 from genai_mcp.tools.lora.schemas import LabelledImage, LoraRequest
 from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.lora.train import Prepared, prepare, train
+from genai_mcp.tools.models.adapted import load_adapted
 
 LIMITS = LoraLimits()
 POLICY = ImagePolicy()
@@ -36,15 +35,9 @@ PLACES = ["library", "garden", "lighthouse", "bakery", "harbour", "meadow"]
 STYLE_WORDS = {*ANIMALS, *VERBS, *PLACES}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def forget_adapted_models() -> Iterator[None]:
-    yield
-    clear_adapted()
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> AdapterStore:
-    return AdapterStore(tmp_path / "adapters")
+    return AdapterStore(tmp_path / "adapters", uri_prefix="test://adapters/")
 
 
 def _zoo_texts(n: int = 48, seed: int = 0) -> list[str]:
@@ -110,20 +103,28 @@ def test_causal_lm_lora_learns_the_style_and_changes_generation(store: AdapterSt
     assert (plan.train_examples, plan.eval_examples, plan.steps) == (38, 10, 30)
     assert plan.learning_rate == 1e-2 and plan.labels is None and plan.estimated_seconds > 0
 
-    seen: list[tuple[int, int, bool]] = []
+    seen: list[tuple[int, int | None, str | None]] = []
+    losses: list[tuple[int, float]] = []
     result = train(
-        prepared, store, on_progress=lambda step, total, loss: seen.append((step, total, loss is None))
+        prepared,
+        lambda done, total, message=None: seen.append((done, total, message)),
+        store=store,
+        on_loss=lambda step, loss: losses.append((step, loss)),
     )
     # Steps with their loss; between held-out batches (before and after), heartbeats without one.
-    assert [s[:2] for s in seen if not s[2]] == [(i, 30) for i in range(1, 31)]
-    assert {s[0] for s in seen if s[2]} == {0, 30}
+    steps = [s for s in seen if s[2] is not None and s[2].startswith("step ")]
+    assert [s[:2] for s in steps] == [(i, 30) for i in range(1, 31)]
+    assert [step for step, _ in losses] == list(range(1, 31))
+    assert steps[0][2] == f"step 1/30, loss {losses[0][1]:.4f}"  # for people; on_loss carries the number
+    assert {s[0] for s in seen if s not in steps} == {0, 30}
+    assert [p.loss for p in result.loss_curve] == [loss for _, loss in losses]
     assert result.eval_loss_after < result.eval_loss_before - 1.0, result
     assert result.metric_after == pytest.approx(math.exp(result.eval_loss_after))
     assert result.train_loss_last < result.train_loss_first and len(result.loss_curve) == 30
-    assert (result.adapter, result.adapter_uri, result.steps_done) == ("zoo", "adapters://zoo", 30)
+    assert (result.adapter, result.adapter_uri, result.steps_done) == ("zoo", "test://adapters/zoo", 30)
     info = store.info("zoo")
     assert info.metric_after == result.metric_after and info.size_bytes > 0
-    assert 'generate_text(adapter="zoo")' in (store.path("zoo") / "README.md").read_text()
+    assert 'pass `adapter="zoo"` to text generation' in (store.path("zoo") / "README.md").read_text()
 
     adapted = load_adapted("text-generation", "zoo", store)
     assert adapted.model_id == "house/gpt2-pydocs+adapter:zoo" and not adapted.model.training
@@ -136,14 +137,14 @@ def test_causal_lm_lora_learns_the_style_and_changes_generation(store: AdapterSt
     # e.g. " the giraffe number 68 sings in the library. the ..." against Python-docs prose
     assert _style_words(after) >= 3 and _style_words(base_before) <= 1, (base_before, after)
 
-    with pytest.raises(InvalidInputError, match="trained for causal-lm; use it with generate_text"):
+    with pytest.raises(InvalidInputError, match="trained for causal-lm; use it for text generation"):
         load_adapted("image-classification", "zoo", store)
     other = tmp_path / "gpt2-copy"
     shutil.copytree(Path(base.path or ""), other)
     with pytest.raises(InvalidInputError, match=r"trained on house/gpt2-pydocs, not .*gpt2-copy"):
         load_adapted("text-generation", "zoo", store, base_model=str(other))
     with pytest.raises(InvalidInputError, match="already been run"):
-        train(prepared, store)
+        train(prepared, store=store)
 
 
 def _accuracy(bundle: Any, images: list[Any], labels: list[int]) -> float:
@@ -169,7 +170,7 @@ def test_vit_lora_learns_inverted_digits(store: AdapterStore) -> None:
     prepared = prepare(request, limits=LIMITS, policy=POLICY, store=store)
     assert prepared.plan.target_modules == ["q_proj", "v_proj"] and prepared.plan.learning_rate == 1e-2
     assert prepared.plan.labels == [str(i) for i in range(10)]
-    result = train(prepared, store)
+    result = train(prepared, store=store)
     assert result.eval_metric == "accuracy"
     assert result.metric_after >= result.metric_before + 0.30, result
 
@@ -193,7 +194,7 @@ def test_new_labels_get_a_new_head_that_loads_back(store: AdapterStore) -> None:
     )
     prepared = prepare(request, limits=LIMITS, policy=POLICY, store=store)
     assert prepared.plan.labels == ["even", "odd"]
-    result = train(prepared, store)
+    result = train(prepared, store=store)
     assert store.info("parity").labels == ["even", "odd"]
     assert "num_labels=2" in (store.path("parity") / "README.md").read_text()  # how to rebuild the head
     adapted = load_adapted("image-classification", "parity", store)
@@ -201,7 +202,7 @@ def test_new_labels_get_a_new_head_that_loads_back(store: AdapterStore) -> None:
     loss, accuracy = evaluate(adapted.model, prepared.examples, 16)
     assert loss == pytest.approx(result.eval_loss_after, rel=1e-4) and accuracy == result.metric_after
     with pytest.raises(
-        InvalidInputError, match="trained for image-classification; use it with classify_image"
+        InvalidInputError, match="trained for image-classification; use it for image classification"
     ):
         load_adapted("text-generation", "parity", store)
 
@@ -211,26 +212,24 @@ def test_cancel_saves_nothing(store: AdapterStore) -> None:
     prepared = prepare(request, limits=LIMITS, policy=POLICY, store=store)
     steps: list[int] = []
 
-    def progress(step: int, total: int, loss: float | None) -> None:
-        if loss is not None:
-            steps.append(step)
-        if step == 3:
-            raise CancelledError("cancelled by the user")
+    def progress(done: int, total: int | None, message: str | None = None) -> None:
+        if done == 3:
+            raise WorkCancelledError("cancelled by the user")
 
-    with pytest.raises(CancelledError):
-        train(prepared, store, on_progress=progress)
-    assert steps == [1, 2, 3] and store.list() == [] and not store.exists("stopped")
+    with pytest.raises(WorkCancelledError):
+        train(prepared, progress, store=store, on_loss=lambda step, loss: steps.append(step))
+    assert steps == [1, 2] and store.list() == [] and not store.exists("stopped")
     assert not store.root.exists() or list(store.root.iterdir()) == []
 
     # A cancel during the held-out evaluation (a heartbeat) stops before any training step.
-    def refuse(step: int, total: int, loss: float | None) -> None:
-        raise CancelledError("cancelled during evaluation")
+    def refuse(done: int, total: int | None, message: str | None = None) -> None:
+        raise WorkCancelledError("cancelled during evaluation")
 
     again = prepare(
         request.model_copy(update={"name": "stopped-early"}), limits=LIMITS, policy=POLICY, store=store
     )
-    with pytest.raises(CancelledError, match="during evaluation"):
-        train(again, store, on_progress=refuse)
+    with pytest.raises(WorkCancelledError, match="during evaluation"):
+        train(again, refuse, store=store)
     assert not store.exists("stopped-early")
 
 
@@ -241,14 +240,14 @@ def _refusal(store: AdapterStore, limits: LoraLimits = LIMITS, **fields: Any) ->
 
 
 def test_limits_names_and_targets_are_checked(store: AdapterStore) -> None:
-    with pytest.raises(
-        LimitExceededError, match=r"rank is 65, over the limit of 64.*GENAI_MCP_LORA_MAX_RANK"
-    ):
-        _refusal(store, rank=65)
-    with pytest.raises(LimitExceededError, match="GENAI_MCP_LORA_MAX_BATCH_SIZE"):
-        _refusal(store, batch_size=65)
-    with pytest.raises(LimitExceededError, match=r"max_steps is 2001.*GENAI_MCP_LORA_MAX_STEPS"):
-        _refusal(store, max_steps=2001)
+    for fields, words, key in [
+        ({"rank": 65}, "rank is 65, over the limit of 64", "lora.max_rank"),
+        ({"batch_size": 65}, "batch size is 65, over the limit of 64", "lora.max_batch_size"),
+        ({"max_steps": 2001}, "max_steps is 2001, over the limit of 2000", "lora.max_steps"),
+    ]:
+        with pytest.raises(LimitExceededError, match=words) as refused:
+            _refusal(store, **fields)
+        assert refused.value.setting == key
     with pytest.raises(LimitExceededError, match=r"training steps .* is 100, over the limit of 50"):
         _refusal(store, LoraLimits(max_steps=50), epochs=100)  # 8 texts, 1 block, batch 1: 100 steps
     with pytest.raises(InvalidInputError, match=r"\['attn'\] match no linear layer.*c_attn, c_fc, c_proj"):
@@ -260,9 +259,10 @@ def test_limits_names_and_targets_are_checked(store: AdapterStore) -> None:
     assert re.fullmatch(r"causal-lm-\d{8}-\d{6}", prepared.plan.adapter)
     assert prepared.plan.target_modules == ["c_fc"] and prepared.plan.trainable_params == 4 * 8 * (128 + 512)
     assert prepared.plan.learning_rate == 3e-3  # the causal-lm default
-    with pytest.raises(LimitExceededError, match="GENAI_MCP_LORA_MAX_STEPS"):
-        train(prepared, store, steps=2001)
-    result = train(prepared, store, steps=3, learning_rate=1e-3)
+    with pytest.raises(LimitExceededError, match="steps is 2001") as refused:
+        train(prepared, store=store, steps=2001)
+    assert refused.value.setting == "lora.max_steps"
+    result = train(prepared, store=store, steps=3, learning_rate=1e-3)
     assert (result.steps_done, result.plan.steps, result.plan.learning_rate) == (3, 3, 1e-3)
     with pytest.raises(InvalidInputError, match=f"{result.adapter!r} already exists"):
         _refusal(store, name=result.adapter)

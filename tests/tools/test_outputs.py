@@ -8,27 +8,31 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from genai_mcp.tools.errors import InvalidInputError
-from genai_mcp.tools.outputs import OutputStore, atomic_write_bytes
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.outputs import OutputLimits, OutputStore, atomic_write_bytes
 
 
 def test_save_read_and_uri(tmp_path: Path) -> None:
-    store = OutputStore(tmp_path / "out")
+    store = OutputStore(tmp_path / "out", uri_prefix="test://outputs/")
     stored = store.save_png(Image.new("L", (5, 5), 128), "Sample Grid!")
     assert stored.name.startswith("sample-grid-") and stored.name.endswith(".png")
     assert store.read(stored.name)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert stored.uri == "test://outputs/" + stored.name
     assert store.name_from_uri(stored.uri) == stored.name
+    assert [out.uri for out in store.stored()] == [stored.uri]
+    with pytest.raises(InvalidInputError, match="they start with test://outputs/"):
+        store.name_from_uri("other://outputs/" + stored.name)
     assert [p.name for p in (tmp_path / "out").iterdir()] == [stored.name]  # no temp files left
 
 
 @pytest.mark.parametrize("bad", ["../x.png", "a/b.png", "x.jpg", "", "X.png", ".hidden.png"])
 def test_names_outside_the_pattern_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(InvalidInputError, match="not an output name"):
-        OutputStore(tmp_path).path_of(bad)
+        OutputStore(tmp_path, uri_prefix="test://").path_of(bad)
 
 
 def test_pruning_keeps_newest_within_budget(tmp_path: Path) -> None:
-    store = OutputStore(tmp_path, max_files=3)
+    store = OutputStore(tmp_path, uri_prefix="test://", limits=OutputLimits(max_files=3))
     names = []
     for i in range(5):
         names.append(store.save_png(Image.new("L", (2, 2), i), "s").name)
@@ -36,7 +40,7 @@ def test_pruning_keeps_newest_within_budget(tmp_path: Path) -> None:
     store.prune()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[-3:])
 
-    tiny = OutputStore(tmp_path / "b", max_bytes=1)
+    tiny = OutputStore(tmp_path / "b", uri_prefix="test://", limits=OutputLimits(max_bytes=1))
     first = tiny.save_png(Image.new("L", (2, 2)), "s")
     second = tiny.save_png(Image.new("L", (2, 2)), "s")
     assert not first.path.exists() and second.path.exists()  # the one just written always stays
@@ -50,3 +54,11 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path) -> None:
         atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_check_room_refuses_more_outputs_than_are_kept(tmp_path: Path) -> None:
+    store = OutputStore(tmp_path, uri_prefix="test://", limits=OutputLimits(max_files=4))
+    store.check_room("num_images", 4)
+    with pytest.raises(LimitExceededError, match=r"^num_images is 5, over the limit of 4$") as refused:
+        store.check_room("num_images", 5)
+    assert refused.value.setting == "outputs.max_files"

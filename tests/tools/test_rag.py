@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from genai_mcp.tools import rag
-from genai_mcp.tools.errors import CancelledError, InvalidInputError, LimitExceededError
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, WorkCancelledError
 from genai_mcp.tools.rag.chunking import chunk_text
 from genai_mcp.tools.rag.embed import tokenizer
 
@@ -35,7 +35,7 @@ def index(
     request = rag.IndexRequest(
         collection=collection, documents=[rag.DocumentIn(id=k, text=v) for k, v in docs.items()], **fields
     )
-    return rag.index_documents(request, store, rag.RagLimits(), fail_point=fail_point)
+    return rag.index_documents(request, store=store, fail_point=fail_point)
 
 
 def hits(
@@ -142,19 +142,19 @@ def test_progress_counts_embedded_chunks_and_cancelling_writes_nothing(tmp_path:
     request = rag.IndexRequest(
         collection="c", documents=[rag.DocumentIn(id=k, text=v) for k, v in many.items()]
     )
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, int | None]] = []
 
-    def stop_after_first(done: int, total: int) -> None:
+    def stop_after_first(done: int, total: int | None, message: str | None = None) -> None:
         seen.append((done, total))
-        raise CancelledError("enough")
+        raise WorkCancelledError("enough")
 
-    with pytest.raises(CancelledError):
-        rag.index_documents(request, store, rag.RagLimits(), stop_after_first)
+    with pytest.raises(WorkCancelledError):
+        rag.index_documents(request, stop_after_first, store=store)
     assert seen == [(rag.PROGRESS_CHUNKS, 100)]
     assert rag.list_collections(store).collections[0].documents == 1  # untouched
 
     seen.clear()
-    done = rag.index_documents(request, store, rag.RagLimits(), lambda d, t: seen.append((d, t)))
+    done = rag.index_documents(request, lambda d, t, m=None: seen.append((d, t)), store=store)
     assert seen == [(64, 100), (100, 100)] and done.total_chunks == 101
 
 
@@ -220,7 +220,7 @@ docs = [rag.DocumentIn(id="a", text="Volcanoes erupt lava."), rag.DocumentIn(id=
 def die(stage):
     if stage == "before_commit":
         os._exit(17)  # the process dies with the new index renamed in place and SQLite uncommitted
-rag.index_documents(rag.IndexRequest(collection="c", documents=docs), store, rag.RagLimits(), fail_point=die)
+rag.index_documents(rag.IndexRequest(collection="c", documents=docs), store=store, fail_point=die)
 """
 
 
@@ -279,7 +279,9 @@ def test_files_under_roots_only_and_text_suffixes_only(tmp_path: Path) -> None:
     (outside / "secret.txt").write_text("secret")
     (root / "link.txt").symlink_to(outside / "secret.txt")
     store, limits = rag.RagStore(tmp_path / "rag"), rag.RagLimits(roots=(root,))
-    done = rag.index_documents(rag.IndexRequest(collection="f", paths=["notes.md"]), store, limits)
+    done = rag.index_documents(
+        rag.IndexRequest(collection="f", paths=["notes.md"]), store=store, limits=limits
+    )
     assert done.documents[0].id == "notes.md" and hits(store, "BLUE-42", "keyword", collection="f") == [
         "notes.md"
     ]
@@ -291,34 +293,47 @@ def test_files_under_roots_only_and_text_suffixes_only(tmp_path: Path) -> None:
         ("missing.txt", "no document 'missing.txt' exists"),
     ]:
         with pytest.raises(InvalidInputError, match=message):
-            rag.index_documents(rag.IndexRequest(collection="f", paths=[path]), store, limits)
-    with pytest.raises(InvalidInputError, match="no file roots"):
-        rag.index_documents(rag.IndexRequest(collection="f", paths=["notes.md"]), store, rag.RagLimits())
+            rag.index_documents(rag.IndexRequest(collection="f", paths=[path]), store=store, limits=limits)
+    with pytest.raises(InvalidInputError, match="no file roots") as refused:
+        rag.index_documents(rag.IndexRequest(collection="f", paths=["notes.md"]), store=store)
+    assert refused.value.setting == "files.roots"
 
 
 def test_limits_and_malformed_requests(tmp_path: Path) -> None:
     store = rag.RagStore(tmp_path)
     small = rag.RagLimits(max_documents=2, max_document_chars=50, max_query_chars=10, max_k=3)
     docs = [rag.DocumentIn(id=str(i), text="x") for i in range(3)]
-    with pytest.raises(LimitExceededError, match="documents in one call is 3, over the limit of 2"):
-        rag.index_documents(rag.IndexRequest(collection="c", documents=docs), store, small)
-    with pytest.raises(LimitExceededError, match="over the limit of 50"):
+    with pytest.raises(
+        LimitExceededError, match=r"^documents in one call is 3, over the limit of 2$"
+    ) as refused:
+        rag.index_documents(rag.IndexRequest(collection="c", documents=docs), store=store, limits=small)
+    assert refused.value.setting == "rag.max_documents"
+    with pytest.raises(LimitExceededError, match=r"over the limit of 50$") as refused:
         rag.index_documents(
-            rag.IndexRequest(collection="c", documents=[rag.DocumentIn(text="y" * 51)]), store, small
+            rag.IndexRequest(collection="c", documents=[rag.DocumentIn(text="y" * 51)]),
+            store=store,
+            limits=small,
         )
+    assert refused.value.setting == "rag.max_document_chars"
     with pytest.raises(InvalidInputError, match="distinct"):
-        rag.index_documents(rag.IndexRequest(collection="c", documents=docs[:1] * 2), store, small)
+        rag.index_documents(
+            rag.IndexRequest(collection="c", documents=docs[:1] * 2), store=store, limits=small
+        )
     with pytest.raises(InvalidInputError, match="nothing to index"):
-        rag.index_documents(rag.IndexRequest(collection="c"), store, small)
+        rag.index_documents(rag.IndexRequest(collection="c"), store=store, limits=small)
     with pytest.raises(InvalidInputError, match="holds no words"):
         rag.index_documents(
-            rag.IndexRequest(collection="c", documents=[rag.DocumentIn(text=" \n ")]), store, small
+            rag.IndexRequest(collection="c", documents=[rag.DocumentIn(text=" \n ")]),
+            store=store,
+            limits=small,
         )
     index(store, {"a": "alpha"})
-    with pytest.raises(LimitExceededError, match="query length"):
+    with pytest.raises(LimitExceededError, match="query length") as refused:
         rag.search(rag.SearchRequest(collection="c", query="q" * 11), store, small)
-    with pytest.raises(LimitExceededError, match="k is 4"):
+    assert refused.value.setting == "rag.max_query_chars"
+    with pytest.raises(LimitExceededError, match="k is 4") as refused:
         rag.search(rag.SearchRequest(collection="c", query="q", k=4), store, small)
+    assert refused.value.setting == "rag.max_k"
     for bad in ("Upper", "has space", "x" * 65, "", "../up"):
         with pytest.raises(ValidationError):
             rag.SearchRequest(collection=bad, query="q")

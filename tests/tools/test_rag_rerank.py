@@ -45,7 +45,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def store(tmp_path_factory: pytest.TempPathFactory) -> rag.RagStore:
     store = rag.RagStore(tmp_path_factory.mktemp("rag"))
     documents = [rag.DocumentIn(id=k, text=v) for k, v in DOCS.items()]
-    rag.index_documents(rag.IndexRequest(collection="c", documents=documents), store, rag.RagLimits())
+    rag.index_documents(rag.IndexRequest(collection="c", documents=documents), store=store)
     return store
 
 
@@ -131,12 +131,13 @@ def test_what_is_not_a_cross_encoder_is_refused_clearly(
             search(store, k=2, reranker=name)
     with pytest.raises(InvalidInputError, match=r"candidates \(2\) must be at least k \(3\)"):
         search(store, k=3, reranker=str(checkpoint), candidates=2)
-    small = rag.RagLimits(max_k=5, settings={"max_k": "GENAI_MCP_RAG_MAX_K"})
+    small = rag.RagLimits(max_k=5)
     request = rag.SearchRequest(collection="c", query=QUERY, reranker=str(checkpoint), candidates=21)
     with pytest.raises(
-        LimitExceededError, match=re.escape("over the limit of 20 (raise it with GENAI_MCP_RAG_MAX_K)")
-    ):
+        LimitExceededError, match=re.escape("candidates (4 x the k limit) is 21, over the limit of 20")
+    ) as refused:
         rag.search(request, store, small)
+    assert refused.value.setting == "rag.max_k"
     with pytest.raises(ValidationError):
         rag.SearchRequest(collection="c", query=QUERY, reranker="")
     assert search(store, k=1, reranker=str(checkpoint)).hits  # a good reranker still works after refusals

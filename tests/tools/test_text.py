@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from genai_mcp.tools.errors import CancelledError, InvalidInputError, LimitExceededError
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, WorkCancelledError
 from genai_mcp.tools.text import (
     ChatMessage,
     GenerateTextRequest,
@@ -88,10 +88,10 @@ def test_stop_string_ends_the_text_just_before_it(lm: Any) -> None:
     free = generate_text(_request(prompt=PROMPT, max_new_tokens=30, temperature=0))
     stop = free.text[12:15]
     cut = free.text.find(stop)
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, int | None]] = []
     stopped = generate_text(
         _request(prompt=PROMPT, max_new_tokens=30, temperature=0, stop=["never there", stop]),
-        lambda done, total: seen.append((done, total)),
+        lambda done, total, message=None: seen.append((done, total)),
     )
     assert (stopped.finish_reason, stopped.stop_string) == ("stop", stop)
     assert seen[-1] == (30, 30)  # progress ends complete when the text ends early
@@ -99,16 +99,16 @@ def test_stop_string_ends_the_text_just_before_it(lm: Any) -> None:
     assert stopped.completion_tokens < free.completion_tokens
 
 
-def test_cancelling_from_on_step_returns_the_text_so_far(lm: Any) -> None:
-    seen: list[tuple[int, int]] = []
+def test_cancelling_from_progress_returns_the_text_so_far(lm: Any) -> None:
+    seen: list[tuple[int, int | None]] = []
 
-    def on_step(done: int, total: int) -> None:
+    def progress(done: int, total: int | None, message: str | None = None) -> None:
         seen.append((done, total))
         if done == 3:
-            raise CancelledError("enough")
+            raise WorkCancelledError("enough")
 
     request = _request(prompt=PROMPT, max_new_tokens=40, temperature=0)
-    partial = generate_text(request, on_step)
+    partial = generate_text(request, progress)
     full = generate_text(request)
     assert seen == [(1, 40), (2, 40), (3, 40)]
     assert (partial.finish_reason, partial.completion_tokens) == ("cancelled", 3)
@@ -144,19 +144,36 @@ def test_truncate_prompt_keeps_the_end_of_a_long_prompt(lm: Any) -> None:
 def test_limits_are_configurable_and_named() -> None:
     limits = TextLimits(max_new_tokens=8, max_stop_strings=1, max_text_chars=10)
     cases = [
-        (_request(prompt="x", max_new_tokens=9), "GENAI_MCP_MAX_NEW_TOKENS"),
-        (_request(prompt="x", max_new_tokens=8, stop=["a", "b"]), "GENAI_MCP_MAX_STOP_STRINGS"),
-        (_request(prompt="x" * 11, max_new_tokens=8), "GENAI_MCP_MAX_TEXT_CHARS"),
+        (
+            _request(prompt="x", max_new_tokens=9),
+            "max_new_tokens is 9, over the limit of 8",
+            "text.max_new_tokens",
+        ),
+        (
+            _request(prompt="x", max_new_tokens=8, stop=["a", "b"]),
+            "the number of stop strings is 2, over the limit of 1",
+            "text.max_stop_strings",
+        ),
+        (
+            _request(prompt="x" * 11, max_new_tokens=8),
+            "characters is 11, over the limit of 10",
+            "text.max_text_chars",
+        ),
         (
             _request(messages=[ChatMessage(role="user", content="y" * 11)], max_new_tokens=8),
-            "GENAI_MCP_MAX_TEXT_CHARS",
+            "the messages' total length in characters is 11",
+            "text.max_text_chars",
         ),
     ]
-    for request, setting in cases:
-        with pytest.raises(LimitExceededError, match=setting):
+    for request, message, setting in cases:
+        with pytest.raises(LimitExceededError, match=message) as refused:
             generate_text(request, limits=limits)
-    with pytest.raises(LimitExceededError, match="GENAI_MCP_MAX_TEXT_CHARS"):
+        assert refused.value.setting == setting and str(refused.value).endswith(
+            f"limit of {refused.value.limit}"
+        )
+    with pytest.raises(LimitExceededError) as refused:
         perplexity(PerplexityRequest(model=MODEL, text="z" * 11), limits=limits)
+    assert refused.value.setting == "text.max_text_chars"
     with pytest.raises(InvalidInputError, match="no adapters folder is configured"):
         generate_text(_request(prompt="x", adapter="mine"))
 

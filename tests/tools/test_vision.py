@@ -18,6 +18,7 @@ from genai_mcp.tools.vision import (
     MAX_PROMPTS,
     ClassifyRequest,
     DescribeRequest,
+    VisionLimits,
     ZeroShotRequest,
     analyse_image,
     classify_images,
@@ -76,9 +77,10 @@ def test_a_batch_equals_the_single_calls(digits: tuple[list[str], list[int]]) ->
 def test_the_batch_limit_and_a_bad_image_in_a_batch_are_named(digits: tuple[list[str], list[int]]) -> None:
     specs, _ = digits
     with pytest.raises(
-        LimitExceededError, match=r"images in one call is 12, over the limit of 4 \(raise it with X\)"
-    ):
-        classify_images(ClassifyRequest(image=specs), max_batch=4, max_batch_setting="X")
+        LimitExceededError, match=r"images in one call is 12, over the limit of 4$"
+    ) as refused:
+        classify_images(ClassifyRequest(image=specs), limits=VisionLimits(max_batch=4))
+    assert refused.value.setting == "vision.max_batch"
     with pytest.raises(InvalidInputError, match=r"^image 1 \(counting from 0\): the data is not a PNG"):
         classify_images(ClassifyRequest(image=[specs[0], base64.b64encode(b"x" * 80).decode()]))
     with pytest.raises(InvalidInputError, match="no image given"):

@@ -1,7 +1,7 @@
 """Sampling and denoising with diffusion models (diffusers UNet2DModel + scheduler checkpoints).
 
-    sample_images(request, on_step=None, *, limits=None) -> Samples     images from pure noise
-    denoise_image(request, image, on_step=None, *, limits=None) -> Denoised
+    sample_images(request, progress=None, *, limits=None) -> Samples     images from pure noise
+    denoise_image(request, progress=None, *, image, limits=None) -> Denoised
                                                      noise an image to a level, then denoise it
 
 Importing this package imports neither torch nor diffusers; the first call does.
@@ -10,7 +10,7 @@ Importing this package imports neither torch nor diffusers; the first call does.
 from __future__ import annotations
 
 from genai_mcp.tools.diffusion.imaging import Preview, grid_preview
-from genai_mcp.tools.diffusion.sampling import Denoised, OnStep, Samples, denoise_image, sample_images
+from genai_mcp.tools.diffusion.sampling import Denoised, Samples, denoise_image, sample_images
 from genai_mcp.tools.diffusion.schemas import (
     DEFAULT_MAX_PREVIEW_SIDE,
     SCHEDULERS,
@@ -34,7 +34,6 @@ __all__ = [
     "DenoiseRequest",
     "Denoised",
     "DiffusionLimits",
-    "OnStep",
     "Preview",
     "PreviewInfo",
     "SampleImagesResult",

@@ -5,8 +5,8 @@ the loop here owns the two and calls `scheduler.step()` once per timestep.
     denoise_image(request, image) x_t = add_noise(x_0, eps, t), the jump to any timestep
                                   (sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps), then the same loop from t
 
-One denoising step = one model call = one scheduler step = one `on_step(done, total, message)`
-call, which may raise (the server's cancellation) to stop the run within one step. Every call gets
+One denoising step = one model call = one scheduler step = one `progress(done, total, message)`
+call (tools/progress.py), which may raise WorkCancelledError to stop the run within one step. Every call gets
 its own scheduler, built from the checkpoint's config (the cached one is shared by concurrent
 calls and never touched), and its own torch.Generator, so a seed fixes the result.
 """
@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,14 +35,14 @@ from genai_mcp.tools.diffusion.schemas import (
     SampleRequest,
 )
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, ModelUnavailableError
-from genai_mcp.tools.models import Task
+from genai_mcp.tools.models import ModelCache, Task
+from genai_mcp.tools.progress import Progress
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["Denoised", "OnStep", "Samples", "denoise_image", "sample_images"]
+__all__ = ["Denoised", "Samples", "denoise_image", "sample_images"]
 
-OnStep = Callable[[int, int, str], None]
 TASK: Task = "unconditional-image-generation"
 _SIGMA_SPACE = ("euler", "euler-ancestral")  # their samples are x_0 + sigma eps, not variance-preserving
 _WARNINGS_LOCK = threading.Lock()
@@ -74,7 +74,11 @@ class _Model:
 
 
 def sample_images(
-    request: SampleRequest, on_step: OnStep | None = None, *, limits: DiffusionLimits | None = None
+    request: SampleRequest,
+    progress: Progress | None = None,
+    *,
+    limits: DiffusionLimits | None = None,
+    models: ModelCache | None = None,
 ) -> Samples:
     """`request.num_images` images drawn from noise in `request.steps` steps.
 
@@ -86,9 +90,9 @@ def sample_images(
     limits = limits or DiffusionLimits()
     if request.num_images > limits.max_num_images:
         raise LimitExceededError(
-            "num_images", request.num_images, limits.max_num_images, limits.num_images_setting
+            "num_images", request.num_images, limits.max_num_images, "diffusion.max_num_images"
         )
-    m = _prepare(request.model, request.scheduler)
+    m = _prepare(request.model, request.scheduler, models)
     _check_steps(request.steps, m, limits)
     seed = _seed(request.seed)
     generator = torch.Generator("cpu").manual_seed(seed)
@@ -102,7 +106,7 @@ def sample_images(
     noise = torch.randn(shape, generator=generator, dtype=torch.float32)  # on the CPU: same on any device
     x = noise.to(_device(m.unet)) * m.scheduler.init_noise_sigma
     start = time.perf_counter()
-    x = _reverse(m, x, m.scheduler.timesteps, generator, request.eta, on_step)
+    x = _reverse(m, x, m.scheduler.timesteps, generator, request.eta, progress)
     elapsed = time.perf_counter() - start
     info = SampleInfo(
         model=m.id,
@@ -122,10 +126,11 @@ def sample_images(
 
 def denoise_image(
     request: DenoiseRequest,
-    image: Image,
-    on_step: OnStep | None = None,
+    progress: Progress | None = None,
     *,
+    image: Image,
     limits: DiffusionLimits | None = None,
+    models: ModelCache | None = None,
 ) -> Denoised:
     """`image` noised to the requested level and denoised back in `request.steps` steps.
 
@@ -137,7 +142,7 @@ def denoise_image(
     from PIL import Image as PILImage
 
     limits = limits or DiffusionLimits()
-    m = _prepare(request.model, request.scheduler)
+    m = _prepare(request.model, request.scheduler, models)
     _check_steps(request.steps, m, limits)
     target = _target_timestep(request, m.timesteps)
     begin, timesteps = _truncated_schedule(m.scheduler, request.steps, target, m.timesteps)
@@ -156,7 +161,7 @@ def denoise_image(
     if request.scheduler in _SIGMA_SPACE:
         vp = noisy / math.sqrt(1.0 + float(m.scheduler.sigmas[begin]) ** 2)
     start = time.perf_counter()
-    x = _reverse(m, noisy, timesteps, generator, request.eta, on_step)
+    x = _reverse(m, noisy, timesteps, generator, request.eta, progress)
     elapsed = time.perf_counter() - start
     noisy_image, denoised_image = to_images(vp)[0], to_images(x)[0]
     t_int = round(float(t[0]))
@@ -187,7 +192,7 @@ def denoise_image(
 
 
 def _reverse(
-    m: _Model, x: Any, timesteps: Any, generator: Any, eta: float | None, on_step: OnStep | None
+    m: _Model, x: Any, timesteps: Any, generator: Any, eta: float | None, progress: Progress | None
 ) -> Any:
     """Run `scheduler.step` over `timesteps` from sample `x`; returns x_0 (B, C, H, W) in model space."""
     import torch
@@ -205,8 +210,8 @@ def _reverse(
             model_input = m.scheduler.scale_model_input(x, t)
             eps = m.unet(model_input.to(dtype), t).sample.float()  # (B, C, H, W)
             x = m.scheduler.step(eps, t, x, **kwargs).prev_sample
-            if on_step is not None:
-                on_step(i + 1, total, f"step {i + 1}/{total} (t={round(float(t))})")
+            if progress is not None:
+                progress(i + 1, total, f"step {i + 1}/{total} (t={round(float(t))})")
     return x
 
 
@@ -263,12 +268,12 @@ def _set_timesteps(scheduler: Any, n: int) -> None:
 # ---- checks and set-up
 
 
-def _prepare(model: str | None, scheduler_name: str) -> _Model:
+def _prepare(model: str | None, scheduler_name: str, models: ModelCache | None) -> _Model:
     import diffusers
 
     from genai_mcp.tools.models import load_model
 
-    bundle = load_model(TASK, model)
+    bundle = load_model(TASK, model, models=models)  # None: default_cache()
     config = bundle.model.config
     channels = int(config.in_channels)
     if channels not in (1, 3) or int(config.out_channels) != channels:
@@ -293,7 +298,7 @@ def _prepare(model: str | None, scheduler_name: str) -> _Model:
 
 def _check_steps(steps: int, m: _Model, limits: DiffusionLimits) -> None:
     if steps > limits.max_steps:
-        raise LimitExceededError("steps", steps, limits.max_steps, limits.steps_setting)
+        raise LimitExceededError("steps", steps, limits.max_steps, "diffusion.max_steps")
     if steps > m.timesteps:
         raise LimitExceededError(
             f"steps (for {m.id}, trained with {m.timesteps} timesteps)", steps, m.timesteps

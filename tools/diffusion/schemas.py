@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genai_mcp.tools.limits import limit
+
 __all__ = [
     "DEFAULT_MAX_PREVIEW_SIDE",
     "DENOISE_STEPS_DOC",
@@ -83,12 +85,10 @@ DENOISE_STEPS_DOC = "Denoising steps from the noise level back to a clean image 
 
 @dataclass(frozen=True)
 class DiffusionLimits:
-    """Per-call limits; the setting names are what a refusal tells the caller to raise."""
+    """Per-call limits; each refusal carries the key of the limit it hit."""
 
-    max_steps: int = 1000
-    max_num_images: int = 64
-    steps_setting: str | None = None
-    num_images_setting: str | None = None
+    max_steps: int = limit("diffusion.max_steps", 1000)  # denoising steps per call
+    max_num_images: int = limit("diffusion.max_num_images", 64)  # images per sampling call
 
 
 class _Sampling(BaseModel):

@@ -17,7 +17,7 @@ def model_card(
     new_head: bool = False,
 ) -> str:
     """Markdown: base model, task, data, settings, held-out loss and metric before/after, usage."""
-    tool = "generate_text" if info.task == "causal-lm" else "classify_image"
+    use = "text generation (or perplexity)" if info.task == "causal-lm" else "image classification"
     metric = info.eval_metric
     fmt = "{:.4g}" if metric == "perplexity" else "{:.1%}"
     labels = f"\n- Classes: {', '.join(info.labels)}" if info.labels else ""
@@ -29,7 +29,7 @@ def model_card(
         head = f", num_labels={len(info.labels)}, id2label={id2label}, ignore_mismatched_sizes=True"
     return f"""# LoRA adapter `{info.name}`
 
-A LoRA adapter (low-rank update W + (alpha/r)·A·B, base weights frozen) made by genai-mcp's lora_finetune.
+A LoRA adapter (low-rank update W + (alpha/r)·A·B, base weights frozen) made by genai-mcp's LoRA fine-tuning.
 
 - Base model: `{info.base_model}`
 - Task: {info.task}
@@ -53,7 +53,7 @@ Trainable parameters: {info.trainable_params:,} of {plan.total_params:,} ({plan.
 
 ## Use
 
-Through the server: `{tool}(adapter="{info.name}")` (leave `model` null, or give `{info.base_model}`).
+Through the server: pass `adapter="{info.name}"` to {use} (leave `model` null, or give `{info.base_model}`).
 
 In Python, with peft:
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.images import ImagePolicy, decode_image, load_image
+from genai_mcp.tools.limits import limit
 from genai_mcp.tools.lora.schemas import LabelledImage, LoraRequest
 from genai_mcp.tools.paths import is_inside, resolve_under_roots
 
@@ -52,22 +53,19 @@ __all__ = [
 TEXT_SUFFIXES = (".txt", ".jsonl")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 MAX_KEPT_SIDE = 512
-EXAMPLES_SETTING = "GENAI_MCP_LORA_MAX_EXAMPLES"
-TEXT_CHARS_SETTING = "GENAI_MCP_LORA_MAX_TEXT_CHARS"
-ROOTS_SETTING = "GENAI_MCP_ROOTS"
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
 @dataclass(frozen=True)
 class LoraLimits:
-    """What one fine-tuning job may use; each refusal names the environment variable in the comment."""
+    """What one fine-tuning job may use; each refusal carries the key of the limit it hit."""
 
-    max_examples: int = 5000  # GENAI_MCP_LORA_MAX_EXAMPLES: passages or images
-    max_text_chars: int = 2_000_000  # GENAI_MCP_LORA_MAX_TEXT_CHARS: all passages together
-    max_steps: int = 2000  # GENAI_MCP_LORA_MAX_STEPS
-    max_rank: int = 64  # GENAI_MCP_LORA_MAX_RANK
-    max_batch_size: int = 64  # GENAI_MCP_LORA_MAX_BATCH_SIZE
-    roots: tuple[Path, ...] = ()  # GENAI_MCP_ROOTS: where dataset files/folders may be read
+    max_examples: int = limit("lora.max_examples", 5000)  # passages or images
+    max_text_chars: int = limit("lora.max_text_chars", 2_000_000)  # all passages together
+    max_steps: int = limit("lora.max_steps", 2000)  # optimizer steps
+    max_rank: int = limit("lora.max_rank", 64)
+    max_batch_size: int = limit("lora.max_batch_size", 64)
+    roots: tuple[Path, ...] = ()  # files.roots: where dataset files/folders may be read
 
 
 @dataclass
@@ -161,7 +159,7 @@ def _inline_texts(texts: list[str], limits: LoraLimits) -> tuple[list[str], str]
 
 
 def _text_file(raw: str, limits: LoraLimits) -> tuple[list[str], str]:
-    path = resolve_under_roots(raw, limits.roots, what="dataset", roots_setting=ROOTS_SETTING)
+    path = resolve_under_roots(raw, limits.roots, what="dataset")
     shown = repr(raw.strip()[:200])
     if path.is_dir():
         raise InvalidInputError(
@@ -177,13 +175,13 @@ def _text_file(raw: str, limits: LoraLimits) -> tuple[list[str], str]:
     size = path.stat().st_size
     if size > max_bytes:
         raise LimitExceededError(
-            f"the dataset file {shown}'s size in bytes", size, max_bytes, TEXT_CHARS_SETTING
+            f"the dataset file {shown}'s size in bytes", size, max_bytes, "lora.max_text_chars"
         )
     with open(path, "rb") as f:
         data = f.read(max_bytes + 1)  # it may have grown since stat
     if len(data) > max_bytes:
         raise LimitExceededError(
-            f"the dataset file {shown}'s size in bytes", len(data), max_bytes, TEXT_CHARS_SETTING
+            f"the dataset file {shown}'s size in bytes", len(data), max_bytes, "lora.max_text_chars"
         )
     try:
         text = data.decode("utf-8-sig")
@@ -225,7 +223,7 @@ def _check_texts(passages: list[str], limits: LoraLimits) -> None:
     chars = sum(len(p) for p in passages)
     if chars > limits.max_text_chars:
         raise LimitExceededError(
-            "the dataset's total length in characters", chars, limits.max_text_chars, TEXT_CHARS_SETTING
+            "the dataset's total length in characters", chars, limits.max_text_chars, "lora.max_text_chars"
         )
 
 
@@ -256,7 +254,7 @@ class _Item(NamedTuple):
 
 def _image_folder(raw: str, limits: LoraLimits) -> tuple[list[_Item], str]:
     """The images of a class-subfolder dataset (not yet decoded), and how to describe it."""
-    folder = resolve_under_roots(raw, limits.roots, what="dataset", roots_setting=ROOTS_SETTING)
+    folder = resolve_under_roots(raw, limits.roots, what="dataset")
     shown = repr(raw.strip()[:200])
     layout = "a folder with one subfolder of images per class (e.g. digits/3/a.png)"
     if not folder.is_dir():
@@ -317,7 +315,7 @@ def _decode(item: _Item, policy: ImagePolicy) -> Image:
         else:
             # Already confined to limits.roots, which policy.roots need not repeat: read it here.
             with open(item.source, "rb") as f:
-                data = f.read(policy.max_bytes + 1)  # decode_image refuses anything over max_bytes
+                data = f.read(policy.limits.max_bytes + 1)  # decode_image refuses anything larger
             image = decode_image(data, policy)
         # A whole dataset is held in memory: thousands of 40-megapixel photos would not fit, and
         # image processors resize far below this side anyway.
@@ -326,11 +324,13 @@ def _decode(item: _Item, policy: ImagePolicy) -> Image:
     except LimitExceededError as exc:
         raise LimitExceededError(f"{name}: {exc.what}", exc.value, exc.limit, exc.setting) from None
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{name}: {exc}") from None
+        raise InvalidInputError(f"{name}: {exc}", setting=exc.setting) from None
     except OSError as exc:
         raise InvalidInputError(f"{name} cannot be read: {exc.strerror or exc}") from None
 
 
 def _check_count(n: int, what: str, limits: LoraLimits) -> None:
     if n > limits.max_examples:
-        raise LimitExceededError(f"the dataset's number of {what}", n, limits.max_examples, EXAMPLES_SETTING)
+        raise LimitExceededError(
+            f"the dataset's number of {what}", n, limits.max_examples, "lora.max_examples"
+        )

@@ -5,7 +5,7 @@ each, and cut into blocks of min(128, context) tokens. Training keeps whole bloc
 block if the split has fewer tokens than a block); held-out keeps the short tail too, so every
 held-out token after a block's first is scored. Loss: the mean next-token cross-entropy (nats).
 
-Image classification: images go through the base model's own processor (the one classify_image
+Image classification: images go through the base model's own processor (the one classification
 uses), so the adapter sees exactly what inference will. Loss: cross-entropy over the head's classes;
 the metric is accuracy. torch is imported inside.
 """
@@ -170,7 +170,7 @@ def evaluate(
 ) -> tuple[float, float]:
     """(mean held-out loss in nats, metric): perplexity exp(loss) for text, accuracy 0-1 for images.
 
-    `between()` runs before each batch; it may raise (CancelledError) to stop a long evaluation.
+    `between()` runs before each batch; it may raise (WorkCancelledError) to stop a long evaluation.
     """
     import torch
 

@@ -1,13 +1,14 @@
 """Fine-tuning jobs: one worker thread runs them one at a time, in submission order.
 
-A job is submitted with a `run(progress)` callable; the worker calls it, and `run` calls
-`progress(step, total, loss)` after every optimizer step (and `progress(step, total, None)`
-between evaluation batches: a heartbeat, not a step). That is where the job's state is updated
-and where cancellation lands: once `cancel(job_id)` is called, the next `progress` raises
-CancelledError, so a running job stops within one step or evaluation batch (and saves nothing).
+A job is submitted with a `run(progress, on_loss)` callable; the worker calls it, and `run` hands
+both to train(). `progress(done, total, message)` (tools/progress.py), after every optimizer step
+and between evaluation batches, is where cancellation lands: once `cancel(job_id)` is called, the
+next `progress` raises WorkCancelledError, so a running job stops within one step or evaluation
+batch (and saves nothing). `on_loss(step, loss)`, after each step's progress call, records the
+job's step, latest loss and loss curve.
 
-Admission: while a job runs, at most `max_queued` more may wait (0: a second job is refused at
-once). A full queue raises BusyError naming the running job and the setting that raises the bound.
+Admission: while a job runs, at most `limits.max_queued` more may wait (0: a second job is refused
+at once). A full queue raises BusyError naming the running job (setting "lora.max_queued").
 Finished jobs are remembered (newest `keep`) for status and listing; nothing survives a restart.
 """
 
@@ -21,13 +22,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from genai_mcp.tools.errors import BusyError, CancelledError, GenAIError, InvalidInputError
+from genai_mcp.tools.errors import BusyError, GenAIError, InvalidInputError, WorkCancelledError
+from genai_mcp.tools.limits import limit
 from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask, LossPoint
+from genai_mcp.tools.progress import Progress
 
-__all__ = ["CURVE_POINTS", "JobManager", "Progress"]
+if TYPE_CHECKING:
+    from genai_mcp.tools.lora.train import LossHook
 
-Progress = Callable[[int, int, float | None], None]
+__all__ = ["CURVE_POINTS", "JobLimits", "JobManager"]
+
 CURVE_POINTS = 200
 _FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -36,12 +42,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class JobLimits:
+    """How many jobs may wait behind the running one (0: a second job is refused as busy)."""
+
+    max_queued: int = limit("lora.max_queued", 1)
+
+
 @dataclass
 class _Job:
     job_id: str
     adapter: str
     task: LoraTask
-    run: Callable[[Progress], LoraResult] | None
+    run: Callable[[Progress, LossHook], LoraResult] | None
     total_steps: int | None
     state: JobState = "queued"
     step: int = 0
@@ -67,10 +80,9 @@ class _Job:
 class JobManager:
     """Queue and run fine-tuning jobs; every method is safe to call from any thread."""
 
-    def __init__(self, *, max_queued: int = 1, keep: int = 100, queue_setting: str | None = None) -> None:
-        self.max_queued = max_queued
+    def __init__(self, *, limits: JobLimits | None = None, keep: int = 100) -> None:
+        self.limits = limits or JobLimits()
         self.keep = keep
-        self._queue_setting = queue_setting
         self._jobs: dict[str, _Job] = {}  # insertion order = submission order
         self._queue: deque[_Job] = deque()
         self._running: _Job | None = None
@@ -80,7 +92,7 @@ class JobManager:
 
     def submit(
         self,
-        run: Callable[[Progress], LoraResult],
+        run: Callable[[Progress, LossHook], LoraResult],
         *,
         adapter: str,
         task: LoraTask,
@@ -163,6 +175,11 @@ class JobManager:
         if worker is not None:
             worker.join(timeout)
 
+    def open(self) -> None:
+        """Accept jobs again after close(): a server whose sessions all ended may get a new one."""
+        with self._changed:
+            self._closed = False
+
     # -- worker --------------------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -171,6 +188,7 @@ class JobManager:
                 while not self._queue and not self._closed:
                     self._changed.wait()
                 if not self._queue:
+                    self._worker = None  # under the lock: a submit after open() starts a new one
                     return
                 job = self._queue.popleft()
                 self._running = job
@@ -179,8 +197,8 @@ class JobManager:
                 self._changed.notify_all()
             assert run is not None
             try:
-                result = run(functools.partial(self._progress, job))
-            except CancelledError as exc:
+                result = run(functools.partial(self._progress, job), functools.partial(self._loss, job))
+            except WorkCancelledError as exc:
                 self._end(job, "cancelled", str(exc))
             except GenAIError as exc:
                 self._end(job, "failed", str(exc))
@@ -191,14 +209,19 @@ class JobManager:
                     job.result = result
                 self._end(job, "succeeded", None)
 
-    def _progress(self, job: _Job, step: int, total: int, loss: float | None) -> None:
+    def _progress(self, job: _Job, done: int, total: int | None, message: str | None = None) -> None:
         with self._changed:
             if job.cancel.is_set():
-                raise CancelledError(f"job {job.job_id} was cancelled after {job.step} of {total} steps")
-            job.total_steps = total
-            if loss is not None:
-                job.record(step, loss)
-                self._changed.notify_all()
+                raise WorkCancelledError(
+                    f"job {job.job_id} was cancelled after {job.step} of {job.total_steps} steps"
+                )
+            if total is not None:
+                job.total_steps = total
+
+    def _loss(self, job: _Job, step: int, loss: float) -> None:
+        with self._changed:
+            job.record(step, loss)
+            self._changed.notify_all()
 
     def _end(self, job: _Job, state: JobState, error: str | None) -> None:
         with self._changed:
@@ -215,13 +238,14 @@ class JobManager:
     def _check_room(self) -> None:
         if self._closed:
             raise BusyError("the server is shutting down; no new fine-tuning jobs are accepted")
-        if self._running is not None and len(self._queue) >= self.max_queued:
-            hint = f" (raise it with {self._queue_setting})" if self._queue_setting else ""
+        max_queued = self.limits.max_queued
+        if self._running is not None and len(self._queue) >= max_queued:
             waiting = f" and {len(self._queue)} waiting" if self._queue else ""
             raise BusyError(
                 f"busy: job {self._running.job_id} (adapter {self._running.adapter!r}) is training"
-                f"{waiting}; {self.max_queued} job(s) may wait{hint}. Try again when it finishes "
-                "(job_status), or cancel it (cancel_job)."
+                f"{waiting}; {max_queued} job(s) may wait. Try again when it finishes (poll its "
+                "status), or cancel it.",
+                setting="lora.max_queued",
             )
 
     def _get(self, job_id: str) -> _Job:
@@ -229,7 +253,8 @@ class JobManager:
         if job is None:
             known = ", ".join(list(self._jobs)[-5:]) or "none"
             raise InvalidInputError(
-                f"no job {job_id[:80]!r} (jobs are forgotten on restart; recent: {known}); see list_jobs"
+                f"no job {job_id[:80]!r} (jobs are forgotten on restart; recent: {known}); list the jobs "
+                "to see all that are remembered"
             )
         return job
 

@@ -9,6 +9,8 @@ os.rename is atomic) and renames it to `<root>/<name>` only once every file is w
 A failure, a cancel or a killed process therefore leaves at most a dot-folder, which list() never
 shows and clean_stale() removes; an adapter that exists is never replaced or touched. Deleting
 renames the folder to a temporary name first, so a half-deleted adapter is never listed either.
+Each adapter also has a URI, `uri_prefix + name`, whose scheme is the store owner's (a server's
+resource template).
 """
 
 from __future__ import annotations
@@ -38,11 +40,18 @@ _active_lock = threading.Lock()
 
 
 class AdapterStore:
-    """The adapters under `root` (created on first save). Safe to share between threads."""
+    """The adapters under `root` (created on first save), addressed by name or by `uri(name)`.
+    Safe to share between threads."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, uri_prefix: str) -> None:
         self.root = Path(root)
+        self.uri_prefix = uri_prefix
         self._lock = threading.Lock()  # serialises the exists-check + rename of saves and deletes
+
+    def uri(self, name: str) -> str:
+        """The URI of the adapter `name` (uri_prefix + name); InvalidInputError for a malformed name."""
+        self.path(name)
+        return self.uri_prefix + name
 
     def list(self) -> list[AdapterInfo]:
         """Every readable adapter, sorted by name; temp folders and folders without a valid
@@ -62,7 +71,7 @@ class AdapterStore:
         """The adapter's AdapterInfo; InvalidInputError naming the known adapters if there is none."""
         info = _read_info(self.path(name))
         if info is None:
-            known = ", ".join(a.name for a in self.list()) or "none yet (lora_finetune makes them)"
+            known = ", ".join(a.name for a in self.list()) or "none yet (LoRA fine-tuning makes them)"
             raise InvalidInputError(f"no adapter named {name!r}; known adapters: {known}")
         return info
 

@@ -1,13 +1,13 @@
 """LoRA fine-tuning with peft: plan a job (prepare), then run it (train).
 
     prepare(request, limits=, policy=, store=) -> Prepared     checks, data, model, LoraPlan
-    train(prepared, store, on_progress=None, steps=None, learning_rate=None) -> LoraResult
+    train(prepared, progress=None, *, store, on_loss=None, steps=None, learning_rate=None) -> LoraResult
 
 prepare() checks the limits (rank, batch size, steps), that the adapter name is free, loads and
 splits the dataset, copies the base model out of the shared model cache and wraps the copy with
 peft (seeded, so the LoRA initialisation is reproducible), and times one training step for the
 plan's estimate. train() measures the held-out loss and metric, trains, measures again and saves
-the adapter atomically; a CancelledError from on_progress stops it and nothing is saved.
+the adapter atomically; a WorkCancelledError from `progress` stops it and nothing is saved.
 
 Optimisation: AdamW (weight decay 0), learning rate warmed up linearly over the first 5% of steps
 then cosine-decayed to 10% of its peak, gradients clipped to norm 1. Default learning rates:
@@ -18,7 +18,6 @@ a seeded shuffle (a new one each epoch); for causal-lm an example is a block of 
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import time
 from collections.abc import Callable
@@ -40,12 +39,21 @@ from genai_mcp.tools.lora.examples import (
 )
 from genai_mcp.tools.lora.schemas import AdapterInfo, LoraPlan, LoraRequest, LoraResult, LossPoint
 from genai_mcp.tools.lora.store import AdapterStore
+from genai_mcp.tools.progress import Progress
 
 if TYPE_CHECKING:
     from genai_mcp.tools.images import ImagePolicy
-    from genai_mcp.tools.models import ModelBundle
+    from genai_mcp.tools.models import ModelBundle, ModelCache
 
-__all__ = ["CURVE_POINTS", "DEFAULT_EPOCHS", "DEFAULT_LEARNING_RATE", "Prepared", "prepare", "train"]
+__all__ = [
+    "CURVE_POINTS",
+    "DEFAULT_EPOCHS",
+    "DEFAULT_LEARNING_RATE",
+    "LossHook",
+    "Prepared",
+    "prepare",
+    "train",
+]
 
 DEFAULT_EPOCHS = 3.0
 # With neither max_steps nor epochs given, a small dataset still gets enough steps to learn from
@@ -55,7 +63,8 @@ DEFAULT_LEARNING_RATE = {"causal-lm": 3e-3, "image-classification": 1e-2}
 CURVE_POINTS = 200
 WARMUP_SHARE = 0.05
 FINAL_LR_SHARE = 0.1
-Progress = Callable[[int, int, float | None], None]
+LossHook = Callable[[int, float], None]
+"""`on_loss(step, loss)`: after each optimizer step, its training loss (nats), for a loss curve."""
 
 
 @dataclass
@@ -73,26 +82,34 @@ class Prepared:
 
 
 def prepare(
-    request: LoraRequest, *, limits: LoraLimits, policy: ImagePolicy, store: AdapterStore
+    request: LoraRequest,
+    *,
+    limits: LoraLimits,
+    policy: ImagePolicy,
+    store: AdapterStore,
+    models: ModelCache | None = None,
 ) -> Prepared:
-    """Plan `request`. Raises LimitExceededError (rank, batch size, steps, dataset size: each names
-    its GENAI_MCP_LORA_* setting), InvalidInputError (name taken, bad dataset, target modules that
-    match nothing), ModelUnavailableError (base model missing or not a checkpoint for the task)."""
+    """Plan `request`, copying the base model out of `models` (None: default_cache()). Raises
+    LimitExceededError (rank, batch size, steps, dataset size: each with its lora.* key),
+    InvalidInputError (name taken, bad dataset, target modules that match nothing),
+    ModelUnavailableError (base model missing or not a checkpoint for the task)."""
     import torch
 
     from genai_mcp.tools.lora import peft_setup
     from genai_mcp.tools.models import load_model
 
-    _check_limit("the LoRA rank", request.rank, limits.max_rank, "GENAI_MCP_LORA_MAX_RANK")
-    _check_limit("the batch size", request.batch_size, limits.max_batch_size, "GENAI_MCP_LORA_MAX_BATCH_SIZE")
+    _check_limit("the LoRA rank", request.rank, limits.max_rank, "lora.max_rank")
+    _check_limit("the batch size", request.batch_size, limits.max_batch_size, "lora.max_batch_size")
     if request.max_steps is not None:
-        _check_limit("max_steps", request.max_steps, limits.max_steps, "GENAI_MCP_LORA_MAX_STEPS")
+        _check_limit("max_steps", request.max_steps, limits.max_steps, "lora.max_steps")
     name = request.name or _default_name(request, store)
     if store.exists(name):
         raise InvalidInputError(f"an adapter named {name!r} already exists; choose another name")
     data = load_dataset(request, limits=limits, policy=policy)
     bundle = load_model(
-        "text-generation" if request.task == "causal-lm" else "image-classification", request.base_model
+        "text-generation" if request.task == "causal-lm" else "image-classification",
+        request.base_model,
+        models=models,
     )
 
     model = copy.deepcopy(bundle.model)  # the cached bundle is shared: peft must wrap a private copy
@@ -118,9 +135,7 @@ def prepare(
     steps = request.max_steps or math.ceil(epochs * math.ceil(examples.n_train / batch))
     if request.max_steps is None and request.epochs is None:
         steps = max(steps, min(DEFAULT_MIN_STEPS, limits.max_steps))
-    _check_limit(
-        "the training steps (epochs x batches per epoch)", steps, limits.max_steps, "GENAI_MCP_LORA_MAX_STEPS"
-    )
+    _check_limit("the training steps (epochs x batches per epoch)", steps, limits.max_steps, "lora.max_steps")
     trainable, total = model.get_nb_trainable_parameters()
     step_seconds = _time_step(model, examples, batch)
     eval_batches = math.ceil(examples.n_eval / batch)
@@ -149,16 +164,19 @@ def prepare(
 
 def train(
     prepared: Prepared,
-    store: AdapterStore,
+    progress: Progress | None = None,
     *,
-    on_progress: Progress | None = None,
+    store: AdapterStore,
+    on_loss: LossHook | None = None,
     steps: int | None = None,
     learning_rate: float | None = None,
 ) -> LoraResult:
-    """Run the planned job and save its adapter; `steps` / `learning_rate` override the plan.
+    """Run the planned job and save its adapter in `store`; `steps` / `learning_rate` override the plan.
 
-    on_progress(step, total, loss) runs after every optimizer step; a CancelledError (or anything)
-    it raises propagates and nothing is saved. Raises InvalidInputError if the job was already
+    `progress(step, steps, "step 3/50, loss 2.3141")` runs after every optimizer step, and
+    `progress(step, steps, "evaluating ...")` before each held-out batch (before and after training);
+    a WorkCancelledError (or anything) it raises propagates and nothing is saved. Then `on_loss(step,
+    loss)` gets the step's training loss. Raises InvalidInputError if the job was already
     trained, the name was taken meanwhile, or training diverged; LimitExceededError for steps.
     """
     import torch
@@ -167,7 +185,7 @@ def train(
         raise InvalidInputError("this prepared job has already been run; prepare it again")
     request, plan, model, examples = prepared.request, prepared.plan, prepared.model, prepared.examples
     if steps is not None:
-        _check_limit("the training steps", steps, prepared.limits.max_steps, "GENAI_MCP_LORA_MAX_STEPS")
+        _check_limit("the training steps", steps, prepared.limits.max_steps, "lora.max_steps")
         scale = steps / plan.steps
         plan = plan.model_copy(
             update={
@@ -184,7 +202,7 @@ def train(
 
     start = time.perf_counter()
     batch = min(request.batch_size, examples.n_train)
-    beat = None if on_progress is None else functools.partial(on_progress, 0, plan.steps, None)
+    beat = _heartbeat(progress, 0, plan.steps, "before")
     loss_before, metric_before = evaluate(model, examples, batch, beat)
     torch.manual_seed(request.seed)  # dropout
     params = [p for p in model.parameters() if p.requires_grad]
@@ -209,12 +227,13 @@ def train(
                     f"training diverged at step {step} (loss {losses[-1]}); lower the learning rate "
                     f"(it was {plan.learning_rate:g})"
                 )
-            if on_progress is not None:
-                on_progress(step, plan.steps, losses[-1])
+            if progress is not None:
+                progress(step, plan.steps, f"step {step}/{plan.steps}, loss {losses[-1]:.4f}")
+            if on_loss is not None:  # after progress: a step refused by a cancel is not recorded
+                on_loss(step, losses[-1])
     finally:
         model.eval()
-    if on_progress is not None:
-        beat = functools.partial(on_progress, len(losses), plan.steps, None)
+    beat = _heartbeat(progress, len(losses), plan.steps, "after")
     loss_after, metric_after = evaluate(model, examples, batch, beat)
 
     metric = "perplexity" if request.task == "causal-lm" else "accuracy"
@@ -244,7 +263,7 @@ def train(
     tail = losses[-max(1, math.ceil(len(losses) / 10)) :]
     return LoraResult(
         adapter=plan.adapter,
-        adapter_uri=f"adapters://{plan.adapter}",
+        adapter_uri=store.uri(plan.adapter),
         plan=plan,
         steps_done=len(losses),
         seconds=time.perf_counter() - start,
@@ -265,6 +284,14 @@ def train(
 def _check_limit(what: str, value: int, limit: int, setting: str) -> None:
     if value > limit:
         raise LimitExceededError(what, value, limit, setting)
+
+
+def _heartbeat(progress: Progress | None, done: int, total: int, when: str) -> Callable[[], None] | None:
+    """What evaluate() calls before each held-out batch: a progress call with no step done."""
+    if progress is None:
+        return None
+    message = f"evaluating the held-out split {when} training"
+    return lambda: progress(done, total, message)
 
 
 def _default_name(request: LoraRequest, store: AdapterStore) -> str:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError
+from genai_mcp.tools.limits import limit
+from genai_mcp.tools.models import ModelCache
+from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.rag.chunking import chunk_text
-from genai_mcp.tools.rag.embed import Embedder, embedder, rag_device, tokenizer
+from genai_mcp.tools.rag.embed import Embedder, embedder, rag_device
 from genai_mcp.tools.rag.files import ALLOWED_SUFFIXES, read_document
 from genai_mcp.tools.rag.rerank import CrossEncoder, cross_encoder
 from genai_mcp.tools.rag.schemas import (
@@ -57,61 +59,68 @@ ANSWER_SYSTEM_PROMPT = (
 class RagLimits:
     """What one call may ask for, the folders files may be read from, and where the models run.
 
-    `settings` maps a limit's field name (e.g. "max_k") to the setting that raises it (e.g. an
-    environment variable); a refusal names it. `device` (embedder and reranker) is auto, cpu, cuda
-    or cuda:N (None: auto), set by `device_setting`. `allow_downloads` lets a reranker named by a hub
-    id that is not in the local cache be fetched. A reranker scores at most 4 * max_k candidates.
+    The embedder and reranker run on `device` (auto, cpu, cuda or cuda:N), or on `model_device`
+    (the device of every other model) when it is None; a bad one is refused with the key of
+    whichever was used (rag.device, models.device). `roots` (files.roots): where document paths may
+    point. Whether a hub id missing from the local cache may be fetched is the model cache's choice
+    (ModelCache.allow_downloads). A reranker scores at most 4 * max_k candidates.
     """
 
-    max_documents: int = 100
-    max_document_chars: int = 1_000_000
-    max_query_chars: int = 2_000
-    max_k: int = 50
+    max_documents: int = limit("rag.max_documents", 100)  # documents in one index call
+    max_document_chars: int = limit("rag.max_document_chars", 1_000_000)  # characters in one document
+    max_query_chars: int = limit("rag.max_query_chars", 2_000)
+    max_k: int = limit("rag.max_k", 50)  # hits one search may return
     roots: tuple[Path, ...] = ()
     device: str | None = None
-    allow_downloads: bool = False
-    device_setting: str | None = None
-    settings: Mapping[str, str] = field(default_factory=dict)
+    model_device: str = "auto"
 
-    def check(self, limit: str, what: str, value: int) -> None:
-        """LimitExceededError naming `what` and the setting of `limit` when value exceeds it."""
-        allowed: int = getattr(self, limit)
-        if value > allowed:
-            raise LimitExceededError(what, value, allowed, setting=self.settings.get(limit))
+    def resolved_device(self) -> str:
+        """The canonical device of the RAG models; a refusal carries rag.device or models.device."""
+        try:
+            return rag_device(self.device if self.device is not None else self.model_device)
+        except GenAIError as exc:
+            exc.setting = "rag.device" if self.device is not None else "models.device"
+            raise
 
-    def embedder(self, model: str) -> Embedder:
-        return embedder(model, self.device, device_setting=self.device_setting)
 
-    def reranker(self, model: str) -> CrossEncoder:
-        device = rag_device(self.device, device_setting=self.device_setting)
-        return cross_encoder(model, device, allow_downloads=self.allow_downloads)
+def _embedder(limits: RagLimits, model: str, models: ModelCache | None) -> Embedder:
+    return embedder(model, limits.resolved_device(), models=models)
+
+
+def _reranker(limits: RagLimits, model: str, models: ModelCache | None) -> CrossEncoder:
+    return cross_encoder(model, limits.resolved_device(), models=models)
+
+
+def _check(what: str, value: int, allowed: int, key: str) -> None:
+    if value > allowed:
+        raise LimitExceededError(what, value, allowed, setting=key)
 
 
 def index_documents(
     request: IndexRequest,
-    store: RagStore,
-    limits: RagLimits,
-    on_step: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     *,
+    store: RagStore,
+    limits: RagLimits | None = None,
     fail_point: FailPoint | None = None,
+    models: ModelCache | None = None,
 ) -> IndexResult:
-    """Chunk, embed and store each document; a re-used id replaces that document's chunks.
+    """Chunk, embed and store each document in `store`; a re-used id replaces that document's chunks.
 
-    `on_step(chunks_embedded, chunks)` runs after each embedding batch; it may raise CancelledError,
-    and then nothing is written (the collection stays as it was).
+    `progress(chunks_embedded, chunks)` runs after each batch of PROGRESS_CHUNKS; it may raise
+    WorkCancelledError, and then nothing is written (the collection stays as it was).
     """
     started = time.perf_counter()
+    limits = limits or RagLimits()
     total = len(request.documents) + len(request.paths)
     if total == 0:
         raise InvalidInputError("nothing to index: give documents (inline text) or paths")
-    limits.check("max_documents", "documents in one call", total)
+    _check("documents in one call", total, limits.max_documents, "rag.max_documents")
     texts: dict[str, str] = {}
     for doc in request.documents:
         texts[doc.id or "sha256:" + hashlib.sha256(doc.text.encode()).hexdigest()[:16]] = doc.text
     for raw in request.paths:
-        texts[raw] = read_document(
-            raw, limits.roots, limits.max_document_chars, limits.settings.get("max_document_chars")
-        )
+        texts[raw] = read_document(raw, limits.roots, limits.max_document_chars, "rag.max_document_chars")
     if len(texts) < total:
         raise InvalidInputError("document ids must be distinct within one call")
     model_name = request.embedding_model
@@ -119,8 +128,10 @@ def index_documents(
         model_name = store.state(request.collection).model if store.exists(request.collection) else ""
         model_name = model_name or DEFAULT_EMBEDDING_MODEL
     for doc_id, text in texts.items():
-        limits.check("max_document_chars", f"document {doc_id!r} length in chars", len(text))
-    tokens = tokenizer(model_name)
+        what = f"document {doc_id!r} length in chars"
+        _check(what, len(text), limits.max_document_chars, "rag.max_document_chars")
+    encoder = _embedder(limits, model_name, models)  # the model cache's entry (None: default_cache())
+    tokens = encoder.tokens
     prepared = []
     for doc_id, text in texts.items():
         pieces = chunk_text(text, request.chunking, request.chunk_size, request.overlap, tokens)
@@ -132,8 +143,7 @@ def index_documents(
         truncated = sum(
             tokens.count(c.text) > tokens.content_tokens for _, chunks in prepared for c in chunks
         )
-    encoder = limits.embedder(model_name)
-    vectors = _embed(encoder, [c.text for _, chunks in prepared for c in chunks], on_step)
+    vectors = _embed(encoder, [c.text for _, chunks in prepared for c in chunks], progress)
     batch, at = [], 0
     for doc_id, chunks in prepared:
         batch.append((doc_id, chunks, vectors[at : at + len(chunks)]))
@@ -157,28 +167,30 @@ def index_documents(
     )
 
 
-def _embed(encoder: Embedder, texts: list[str], on_step: Callable[[int, int], None] | None) -> Any:
-    """All texts' vectors, in order; with `on_step`, embedded PROGRESS_CHUNKS at a time."""
-    if on_step is None:
+def _embed(encoder: Embedder, texts: list[str], progress: Progress | None) -> Any:
+    """All texts' vectors, in order; with `progress`, embedded PROGRESS_CHUNKS at a time."""
+    if progress is None:
         return encoder.encode(texts)
     import numpy as np
 
     parts = []
     for start in range(0, len(texts), PROGRESS_CHUNKS):
         parts.append(encoder.encode(texts[start : start + PROGRESS_CHUNKS]))
-        on_step(start + len(parts[-1]), len(texts))
+        progress(start + len(parts[-1]), len(texts))
     return np.concatenate(parts)
 
 
-def search(request: SearchRequest, store: RagStore, limits: RagLimits) -> SearchResult:
+def search(
+    request: SearchRequest, store: RagStore, limits: RagLimits, *, models: ModelCache | None = None
+) -> SearchResult:
     """Hits best first, at most k: dense cosine, keyword bm25, or both fused by reciprocal rank.
 
     With a reranker, the mode's best `candidates` hits (after min_score) are scored by the
     cross-encoder and the k best of that score are returned.
     """
     started = time.perf_counter()
-    limits.check("max_query_chars", "query length in chars", len(request.query))
-    limits.check("max_k", "k", request.k)
+    _check("query length in chars", len(request.query), limits.max_query_chars, "rag.max_query_chars")
+    _check("k", request.k, limits.max_k, "rag.max_k")
     pool = request.k
     if request.reranker is not None:
         pool = request.candidates if request.candidates is not None else max(20, 4 * request.k)
@@ -186,11 +198,11 @@ def search(request: SearchRequest, store: RagStore, limits: RagLimits) -> Search
             raise InvalidInputError(f"candidates ({pool}) must be at least k ({request.k})")
         if pool > 4 * limits.max_k:
             raise LimitExceededError(
-                "candidates (4 x the k limit)", pool, 4 * limits.max_k, setting=limits.settings.get("max_k")
+                "candidates (4 x the k limit)", pool, 4 * limits.max_k, setting="rag.max_k"
             )
     state = store.state(request.collection)
-    reranker = limits.reranker(request.reranker) if request.reranker is not None else None
-    scored, ranks = _retrieve(request, store, limits, state.model, pool)
+    reranker = _reranker(limits, request.reranker, models) if request.reranker is not None else None
+    scored, ranks = _retrieve(request, store, limits, state.model, pool, models)
     rows = store.chunks(request.collection, [cid for cid, _ in scored])
     found = [(cid, score, at) for at, (cid, score) in enumerate(scored, 1) if cid in rows]
     rerank: dict[int, float] = {}
@@ -231,14 +243,14 @@ def search(request: SearchRequest, store: RagStore, limits: RagLimits) -> Search
 
 
 def _retrieve(
-    request: SearchRequest, store: RagStore, limits: RagLimits, model: str, pool: int
+    request: SearchRequest, store: RagStore, limits: RagLimits, model: str, pool: int, models: ModelCache | None
 ) -> tuple[list[tuple[int, float]], dict[int, tuple[int | None, int | None]]]:
     """The mode's best `pool` (chunk id, score) pairs at or above min_score, and hybrid's list ranks."""
     depth = pool if request.mode != "hybrid" else max(4 * pool, 20)
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
     if request.mode in ("dense", "hybrid"):
-        vector = limits.embedder(model).encode([request.query])[0]
+        vector = _embedder(limits, model, models).encode([request.query])[0]
         dense = store.dense(request.collection, vector, depth)
     if request.mode in ("keyword", "hybrid"):
         keyword = store.keyword(request.collection, _TERM.findall(request.query.lower()), depth)
@@ -259,9 +271,11 @@ def _retrieve(
     return scored[:pool], ranks
 
 
-def answer_context(request: SearchRequest, store: RagStore, limits: RagLimits) -> AnswerContext:
+def answer_context(
+    request: SearchRequest, store: RagStore, limits: RagLimits, *, models: ModelCache | None = None
+) -> AnswerContext:
     """The search, and a prompt quoting its hits as numbered passages [1]..[n] before the question."""
-    found = search(request, store, limits)
+    found = search(request, store, limits, models=models)
     passages = "\n\n".join(f"[{h.rank}] ({h.document_id}#{h.chunk})\n{h.text}" for h in found.hits)
     prompt = f"Context:\n\n{passages or '(no passages matched)'}\n\nQuestion: {request.query}"
     return AnswerContext(search=found, system_prompt=ANSWER_SYSTEM_PROMPT, prompt=prompt)

@@ -1,8 +1,8 @@
 """Causal language models: text generation and perplexity.
 
-    generate_text(GenerateTextRequest, on_step=None, *, limits=None) -> GenerateTextResult
+    generate_text(GenerateTextRequest, progress=None, *, limits=None) -> GenerateTextResult
     decode_tokens(model, tokenizer, prompt_ids, max_new_tokens, Sampling, ...) -> Decoded  (the loop)
-    perplexity(PerplexityRequest, on_step=None, *, limits=None) -> PerplexityResult
+    perplexity(PerplexityRequest, progress=None, *, limits=None) -> PerplexityResult
 
 Both take any AutoModelForCausalLM checkpoint (house/gpt2-pydocs by default) through the model
 cache. Importing this package is cheap: torch and transformers load on the first call.
@@ -16,7 +16,6 @@ from genai_mcp.tools.text.generate import (
     FinishReason,
     GenerateTextRequest,
     GenerateTextResult,
-    OnStep,
     PromptFormat,
     decode_tokens,
     generate_text,
@@ -31,7 +30,6 @@ __all__ = [
     "FinishReason",
     "GenerateTextRequest",
     "GenerateTextResult",
-    "OnStep",
     "PerplexityRequest",
     "PerplexityResult",
     "PromptFormat",

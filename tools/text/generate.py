@@ -1,6 +1,6 @@
 """Text generation with a causal LM: one readable decoding loop over any AutoModelForCausalLM.
 
-    generate_text(GenerateTextRequest, on_step=None, *, limits=TextLimits()) -> GenerateTextResult
+    generate_text(GenerateTextRequest, progress=None, *, limits=TextLimits()) -> GenerateTextResult
 
 One forward pass per new token. With `use_cache` (the default) the prompt goes through once
 (prefill) and each later step feeds only the newest token, reusing the attention keys and values
@@ -9,9 +9,9 @@ comparison; the tokens are the same). The next token comes from the last positio
 transformers' `generate` (see sampling.py); sampling draws from a torch.Generator made for this
 call, so concurrent calls never share random state and a seed always gives the same text.
 
-Progress and cancellation: `on_step(tokens_so_far, budget)` runs after every new token. If it
-raises CancelledError the loop stops right there and the result holds the text so far with
-finish_reason "cancelled": server/longwork raises it once the MCP caller has cancelled, and a
+Progress and cancellation (tools/progress.py): `progress(tokens_so_far, budget)` runs after every
+new token. If it raises WorkCancelledError the loop stops right there and the result holds the
+text so far with finish_reason "cancelled": a server raises it once its caller has cancelled, and a
 direct caller cancels the same way.
 """
 
@@ -20,11 +20,12 @@ from __future__ import annotations
 import inspect
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from genai_mcp.tools.errors import CancelledError, InvalidInputError, LimitExceededError
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, WorkCancelledError
+from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.text.lm import TextLimits, check_chars, context_length, encode, load_causal_lm
 from genai_mcp.tools.text.sampling import Sampling, next_token
 from genai_mcp.tools.text.schemas import (
@@ -38,7 +39,8 @@ from genai_mcp.tools.text.schemas import (
 if TYPE_CHECKING:
     import torch
 
-    from genai_mcp.tools.lora.store import AdapterStore
+    from genai_mcp.tools.models import ModelCache
+    from genai_mcp.tools.models.adapted import SavedAdapters
 
 __all__ = [
     "ChatMessage",
@@ -46,25 +48,24 @@ __all__ = [
     "FinishReason",
     "GenerateTextRequest",
     "GenerateTextResult",
-    "OnStep",
     "PromptFormat",
     "decode_tokens",
     "generate_text",
 ]
 
-OnStep = Callable[[int, int], None]
-
 
 def generate_text(
     request: GenerateTextRequest,
-    on_step: OnStep | None = None,
+    progress: Progress | None = None,
     *,
     limits: TextLimits | None = None,
-    adapters: AdapterStore | None = None,
+    adapters: SavedAdapters | None = None,
+    models: ModelCache | None = None,
 ) -> GenerateTextResult:
     """Continue the prompt (or answer the chat) with request.model; see the module docstring.
 
-    `adapters`: where `request.adapter` names are looked up (LoRA adapters from lora_finetune).
+    `adapters`: where `request.adapter` names are looked up (LoRA adapters, e.g. an AdapterStore).
+    `models`: the model cache to load from (None: default_cache()).
 
     Raises InvalidInputError (unknown or mismatched adapter, chat template fails), LimitExceededError
     (max_new_tokens, stop strings, prompt characters, prompt tokens within the model's context),
@@ -74,7 +75,7 @@ def generate_text(
 
     limits = limits or TextLimits()
     _check_limits(request, limits)
-    model_id, model, tokenizer = load_causal_lm(request.model, request.adapter, adapters)
+    model_id, model, tokenizer = load_causal_lm(request.model, request.adapter, adapters, models=models)
     prompt_ids, prompt_format = _prompt_ids(tokenizer, request)
     if not prompt_ids:
         raise InvalidInputError(f"the prompt encodes to no tokens with {model_id}'s tokenizer")
@@ -111,12 +112,12 @@ def generate_text(
         generator=generator,
         stop=request.stop,
         use_cache=request.use_cache,
-        on_step=on_step,
+        progress=progress,
     )
     seconds = time.perf_counter() - start
-    if on_step is not None and decoded.finish_reason in ("eos", "stop"):
+    if progress is not None and decoded.finish_reason in ("eos", "stop"):
         # Ended before the budget: say the work is complete, so a progress bar does not stop short.
-        on_step(budget, budget)
+        progress(budget, budget)
     return GenerateTextResult(
         text=decoded.text,
         finish_reason=decoded.finish_reason,
@@ -151,13 +152,13 @@ def decode_tokens(
     generator: torch.Generator | None = None,
     stop: Sequence[str] = (),
     use_cache: bool = True,
-    on_step: OnStep | None = None,
+    progress: Progress | None = None,
 ) -> Decoded:
     """The decoding loop: up to `max_new_tokens` tokens after `prompt_ids`, one forward pass each.
 
     The caller keeps prompt + max_new_tokens within the model's context. `generator` is needed
-    only for sampling. `on_step(step, max_new_tokens)` runs after each token that did not end the
-    text; CancelledError from it ends the loop with finish_reason "cancelled".
+    only for sampling. `progress(step, max_new_tokens)` runs after each token that did not end the
+    text; WorkCancelledError from it ends the loop with finish_reason "cancelled".
     """
     import torch
 
@@ -191,10 +192,10 @@ def decode_tokens(
                 if stop_string is not None:
                     finish = "stop"
                     break
-            if on_step is not None:
+            if progress is not None:
                 try:
-                    on_step(step, max_new_tokens)
-                except CancelledError:
+                    progress(step, max_new_tokens)
+                except WorkCancelledError:
                     finish = "cancelled"
                     break
     text = _text(tokenizer, new, eos)
@@ -228,14 +229,14 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
 def _check_limits(request: GenerateTextRequest, limits: TextLimits) -> None:
     if request.max_new_tokens > limits.max_new_tokens:
         raise LimitExceededError(
-            "max_new_tokens", request.max_new_tokens, limits.max_new_tokens, "GENAI_MCP_MAX_NEW_TOKENS"
+            "max_new_tokens", request.max_new_tokens, limits.max_new_tokens, "text.max_new_tokens"
         )
     if len(request.stop) > limits.max_stop_strings:
         raise LimitExceededError(
             "the number of stop strings",
             len(request.stop),
             limits.max_stop_strings,
-            "GENAI_MCP_MAX_STOP_STRINGS",
+            "text.max_stop_strings",
         )
     if request.prompt is not None:
         check_chars("the prompt's", len(request.prompt), limits)

@@ -10,34 +10,39 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.limits import limit
 
 if TYPE_CHECKING:
-    from genai_mcp.tools.lora.store import AdapterStore
+    from genai_mcp.tools.models import ModelCache
+    from genai_mcp.tools.models.adapted import SavedAdapters
 
 __all__ = ["TextLimits", "check_chars", "context_length", "encode", "load_causal_lm"]
 
 
 @dataclass(frozen=True)
 class TextLimits:
-    """What one call may ask for. The server builds this from its settings; each refusal names the
-    variable that raises the limit."""
+    """What one call may ask for; each refusal carries the key of the limit it hit."""
 
-    max_new_tokens: int = 1024  # GENAI_MCP_MAX_NEW_TOKENS
-    max_stop_strings: int = 16  # GENAI_MCP_MAX_STOP_STRINGS
-    max_text_chars: int = 200_000  # GENAI_MCP_MAX_TEXT_CHARS: a prompt (all messages) or a scored text
+    max_new_tokens: int = limit("text.max_new_tokens", 1024)  # tokens generated per call
+    max_stop_strings: int = limit("text.max_stop_strings", 16)
+    max_text_chars: int = limit("text.max_text_chars", 200_000)  # a prompt (all messages) or a scored text
 
 
 def check_chars(what: str, chars: int, limits: TextLimits) -> None:
     if chars > limits.max_text_chars:
         raise LimitExceededError(
-            f"{what} length in characters", chars, limits.max_text_chars, "GENAI_MCP_MAX_TEXT_CHARS"
+            f"{what} length in characters", chars, limits.max_text_chars, "text.max_text_chars"
         )
 
 
 def load_causal_lm(
-    model: str | None, adapter: str | None = None, adapters: AdapterStore | None = None
+    model: str | None,
+    adapter: str | None = None,
+    adapters: SavedAdapters | None = None,
+    *,
+    models: ModelCache | None = None,
 ) -> tuple[str, Any, Any]:
-    """(resolved model id, model in eval mode, tokenizer) from the process-wide model cache; with
+    """(resolved model id, model in eval mode, tokenizer) from `models` (None: default_cache()); with
     `adapter`, that LoRA adapter from `adapters` merged into its base (or into `model`, which must
     then be the adapter's base).
 
@@ -47,13 +52,13 @@ def load_causal_lm(
     if adapter is not None:
         if adapters is None:
             raise InvalidInputError(f"adapter {adapter!r}: no adapters folder is configured here")
-        from genai_mcp.tools.lora.inference import load_adapted
+        from genai_mcp.tools.models.adapted import load_adapted
 
-        bundle = load_adapted("text-generation", adapter, adapters, model)
+        bundle = load_adapted("text-generation", adapter, adapters, model, models=models)
     else:
         from genai_mcp.tools.models import load_model
 
-        bundle = load_model("text-generation", model)
+        bundle = load_model("text-generation", model, models=models)
     return bundle.model_id, bundle.model, bundle.processor
 
 

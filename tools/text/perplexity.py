@@ -1,6 +1,6 @@
 """Perplexity of a text under a causal LM: exp of the mean negative log-likelihood per token.
 
-    perplexity(PerplexityRequest, on_step=None, *, limits=TextLimits()) -> PerplexityResult
+    perplexity(PerplexityRequest, progress=None, *, limits=TextLimits()) -> PerplexityResult
 
 Texts longer than the model's context are scored with the sliding window of the Hugging Face
 perplexity guide (docs: "Perplexity of fixed-length models"): windows of the full context start
@@ -14,17 +14,18 @@ so each token weighs exactly once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.lora.schemas import AdapterRef
+from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.text.lm import TextLimits, check_chars, context_length, encode, load_causal_lm
 
 if TYPE_CHECKING:
-    from genai_mcp.tools.lora.store import AdapterStore
+    from genai_mcp.tools.models import ModelCache
+    from genai_mcp.tools.models.adapted import SavedAdapters
 
 __all__ = ["PerplexityRequest", "PerplexityResult", "perplexity"]
 
@@ -32,10 +33,7 @@ __all__ = ["PerplexityRequest", "PerplexityResult", "perplexity"]
 class PerplexityRequest(BaseModel):
     text: str = Field(
         min_length=1,
-        description=(
-            "Text to score, at least 2 tokens and at most GENAI_MCP_MAX_TEXT_CHARS characters "
-            "(default 200000)."
-        ),
+        description="Text to score, at least 2 tokens and at most {text.max_text_chars} characters.",
     )
     model: str | None = Field(
         None,
@@ -69,13 +67,14 @@ class PerplexityResult(BaseModel):
 
 def perplexity(
     request: PerplexityRequest,
-    on_step: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     *,
     limits: TextLimits | None = None,
-    adapters: AdapterStore | None = None,
+    adapters: SavedAdapters | None = None,
+    models: ModelCache | None = None,
 ) -> PerplexityResult:
-    """Score request.text; `on_step(windows_done, windows)` after each window (it may raise
-    CancelledError to stop: no partial result).
+    """Score request.text; `progress(windows_done, windows)` after each window (it may raise
+    WorkCancelledError to stop: no partial result).
 
     Raises LimitExceededError (text characters), InvalidInputError (fewer than 2 tokens, stride
     longer than the context), ModelUnavailableError.
@@ -83,7 +82,7 @@ def perplexity(
     import torch
 
     check_chars("the text's", len(request.text), limits or TextLimits())
-    model_id, model, tokenizer = load_causal_lm(request.model, request.adapter, adapters)
+    model_id, model, tokenizer = load_causal_lm(request.model, request.adapter, adapters, models=models)
     ids = encode(tokenizer, request.text)
     n = len(ids)
     if n < 2:
@@ -116,8 +115,8 @@ def perplexity(
             ).item()
             scored += x.size(1) - 1 - first
             prev_end = end
-            if on_step is not None:
-                on_step(i, windows)
+            if progress is not None:
+                progress(i, windows)
             if end == n:
                 break
     mean_nll = nll_sum / scored

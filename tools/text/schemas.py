@@ -57,7 +57,7 @@ class GenerateTextRequest(BaseModel):
         64,
         ge=1,
         description=(
-            "Most tokens to generate (server cap: GENAI_MCP_MAX_NEW_TOKENS, default 1024). Generation "
+            "Most tokens to generate (server cap: {text.max_new_tokens}). Generation "
             "also ends, with finish_reason 'length', when prompt and completion fill the model's context."
         ),
     )
@@ -104,8 +104,8 @@ class GenerateTextRequest(BaseModel):
         default_factory=list,
         description=(
             "Stop as soon as the completion contains one of these strings; the returned text ends just "
-            "before it (the stop string itself is not included). At most GENAI_MCP_MAX_STOP_STRINGS "
-            f"(default 16), {MAX_STOP_CHARS} characters each."
+            "before it (the stop string itself is not included). At most {text.max_stop_strings}, "
+            f"{MAX_STOP_CHARS} characters each."
         ),
     )
     truncate_prompt: bool = Field(

@@ -1,9 +1,9 @@
 """Image classification and zero-shot classification, one image or a batch in one forward pass.
 
-    classify_images(ClassifyRequest, policy=..., max_batch=...) -> ClassifyResult
+    classify_images(ClassifyRequest, policy=..., limits=...) -> ClassifyResult
         any AutoModelForImageClassification checkpoint (house/vit-digits by default): the top_k labels
         of each image with softmax probabilities.
-    zero_shot_classify(ZeroShotRequest, policy=..., max_batch=...) -> ZeroShotResult
+    zero_shot_classify(ZeroShotRequest, policy=..., limits=...) -> ZeroShotResult
         any CLIP-style dual encoder (house/clip-digits by default): for each image, a probability for
         every candidate label = softmax over the labels of logit_scale.exp() * cos(image, text), where
         a label's text embedding is the mean of its normalised prompt embeddings over all templates
@@ -39,6 +39,7 @@ from genai_mcp.tools.vision.schemas import (
     ImageLabels,
     LabelProbability,
     Timing,
+    VisionLimits,
     ZeroShotImage,
     ZeroShotRequest,
     ZeroShotResult,
@@ -59,6 +60,7 @@ __all__ = [
     "ImageLabels",
     "LabelProbability",
     "Timing",
+    "VisionLimits",
     "ZeroShotImage",
     "ZeroShotRequest",
     "ZeroShotResult",

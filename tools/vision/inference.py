@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError, ModelUnavailableError
 from genai_mcp.tools.images import ImagePolicy, load_image
-from genai_mcp.tools.models import ModelBundle, load_model
+from genai_mcp.tools.models import ModelBundle, ModelCache, load_model
 from genai_mcp.tools.vision.schemas import (
-    MAX_BATCH,
     MAX_LABELS,
     MAX_PROMPTS,
     ClassifyRequest,
@@ -22,6 +21,7 @@ from genai_mcp.tools.vision.schemas import (
     ImageLabels,
     LabelProbability,
     Timing,
+    VisionLimits,
     ZeroShotImage,
     ZeroShotRequest,
     ZeroShotResult,
@@ -30,7 +30,7 @@ from genai_mcp.tools.vision.schemas import (
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from genai_mcp.tools.lora.store import AdapterStore
+    from genai_mcp.tools.models.adapted import SavedAdapters
 
 __all__ = ["analyse_image", "classify_images", "description_prompt", "zero_shot_classify"]
 
@@ -39,45 +39,50 @@ def classify_images(
     request: ClassifyRequest,
     *,
     policy: ImagePolicy | None = None,
-    max_batch: int = MAX_BATCH,
-    max_batch_setting: str | None = None,
-    adapters: AdapterStore | None = None,
+    limits: VisionLimits | None = None,
+    adapters: SavedAdapters | None = None,
+    models: ModelCache | None = None,
 ) -> ClassifyResult:
-    """The top_k labels of each image. Raises InvalidInputError / LimitExceededError for bad images or
-    too many of them, ModelUnavailableError for a model that is not an image classifier here."""
+    """The top_k labels of each image, with the model from `models` (None: default_cache()). Raises
+    InvalidInputError / LimitExceededError for bad images or too many of them, ModelUnavailableError
+    for a model that is not an image classifier here."""
     clock = _Clock()
-    images = _decode_all(request.image, policy or ImagePolicy(), max_batch, max_batch_setting)
+    images = _decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
     clock.lap("decode_ms")
-    return _classify(images, _classifier(request.model, request.adapter, adapters), request.top_k, clock)
+    bundle = _classifier(request.model, request.adapter, adapters, models=models)
+    return _classify(images, bundle, request.top_k, clock)
 
 
 def zero_shot_classify(
     request: ZeroShotRequest,
     *,
     policy: ImagePolicy | None = None,
-    max_batch: int = MAX_BATCH,
-    max_batch_setting: str | None = None,
+    limits: VisionLimits | None = None,
+    models: ModelCache | None = None,
 ) -> ZeroShotResult:
     """A probability for every label for each image (see the module docstring for the formula)."""
     clock = _Clock()
-    images = _decode_all(request.image, policy or ImagePolicy(), max_batch, max_batch_setting)
+    images = _decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
     clock.lap("decode_ms")
-    return _zero_shot(images, request.labels, request.templates, request.model, clock)
+    return _zero_shot(images, request.labels, request.templates, request.model, clock, models)
 
 
-def analyse_image(request: DescribeRequest, *, policy: ImagePolicy | None = None) -> ImageAnalysis:
+def analyse_image(
+    request: DescribeRequest, *, policy: ImagePolicy | None = None, models: ModelCache | None = None
+) -> ImageAnalysis:
     """Classifier top_k and zero-shot scores for one image (decoded once). Without `labels`, the
     zero-shot candidates are the classifier's label names (at most MAX_LABELS)."""
     clock = _Clock()
-    images = _decode_all(request.image, policy or ImagePolicy(), 1, None)
+    images = _decode_all(request.image, policy or ImagePolicy(), 1)
     clock.lap("decode_ms")
-    classification = _classify(images, _classifier(request.classifier_model), request.top_k, clock)
+    classifier = _classifier(request.classifier_model, models=models)
+    classification = _classify(images, classifier, request.top_k, clock)
     labels = request.labels
     if labels is None:
-        names = _label_names(_classifier(request.classifier_model))
+        names = _label_names(classifier)
         labels = list(dict.fromkeys(names))[:MAX_LABELS]
     # The image was decoded once, above: the zero-shot timing starts after that.
-    zero_shot = _zero_shot(images, labels, request.templates, request.zero_shot_model, _Clock())
+    zero_shot = _zero_shot(images, labels, request.templates, request.zero_shot_model, _Clock(), models)
     return ImageAnalysis(classification=classification, zero_shot=zero_shot)
 
 
@@ -127,14 +132,14 @@ class _Clock:
         )
 
 
-def _decode_all(
-    image: str | list[str], policy: ImagePolicy, max_batch: int, setting: str | None
-) -> list[Image]:
+def _decode_all(image: str | list[str], policy: ImagePolicy, max_batch: int) -> list[Image]:
     specs = [image] if isinstance(image, str) else list(image)
     if not specs:
         raise InvalidInputError("no image given: pass one image or a non-empty list")
     if len(specs) > max_batch:
-        raise LimitExceededError("the number of images in one call", len(specs), max_batch, setting)
+        raise LimitExceededError(
+            "the number of images in one call", len(specs), max_batch, "vision.max_batch"
+        )
     images = []
     for i, spec in enumerate(specs):
         try:
@@ -147,15 +152,19 @@ def _decode_all(
 
 
 def _classifier(
-    model: str | None, adapter: str | None = None, adapters: AdapterStore | None = None
+    model: str | None,
+    adapter: str | None = None,
+    adapters: SavedAdapters | None = None,
+    *,
+    models: ModelCache | None,
 ) -> ModelBundle:
     if adapter is None:
-        return load_model("image-classification", model)
+        return load_model("image-classification", model, models=models)
     if adapters is None:
         raise InvalidInputError(f"adapter {adapter!r}: no adapters folder is configured here")
-    from genai_mcp.tools.lora.inference import load_adapted
+    from genai_mcp.tools.models.adapted import load_adapted
 
-    return load_adapted("image-classification", adapter, adapters, model)
+    return load_adapted("image-classification", adapter, adapters, model, models=models)
 
 
 def _classify(images: list[Image], bundle: ModelBundle, top_k: int, clock: _Clock) -> ClassifyResult:
@@ -181,14 +190,19 @@ def _classify(images: list[Image], bundle: ModelBundle, top_k: int, clock: _Cloc
 
 
 def _zero_shot(
-    images: list[Image], labels: list[str], templates: list[str], model: str | None, clock: _Clock
+    images: list[Image],
+    labels: list[str],
+    templates: list[str],
+    model: str | None,
+    clock: _Clock,
+    models: ModelCache | None,
 ) -> ZeroShotResult:
     import torch
 
     n_prompts = len(labels) * len(templates)
     if n_prompts > MAX_PROMPTS:
         raise LimitExceededError("labels x templates (prompts to encode)", n_prompts, MAX_PROMPTS)
-    bundle = load_model("zero-shot-image-classification", model)
+    bundle = load_model("zero-shot-image-classification", model, models=models)
     clock.lap("load_ms")
     net = bundle.model
     processor: Any = bundle.processor

@@ -1,15 +1,17 @@
 """Requests and results of the vision tools (pydantic; import-light: no torch, no PIL).
 
 Limits that do not depend on the server's settings are fixed here; the per-call image limits
-(bytes, pixels, roots, batch size) come from the caller's ImagePolicy and `max_batch`.
+(bytes, pixels, roots) come from the caller's ImagePolicy, the batch size from VisionLimits.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from genai_mcp.tools.limits import limit
 from genai_mcp.tools.lora.schemas import AdapterRef
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "ModelId",
     "Templates",
     "Timing",
+    "VisionLimits",
     "ZeroShotImage",
     "ZeroShotRequest",
     "ZeroShotResult",
@@ -46,6 +49,14 @@ MAX_TEMPLATES = 32
 MAX_PROMPTS = 8192
 """labels x templates: each is one text-encoder input."""
 DEFAULT_TEMPLATE = "a photo of {}"
+
+
+@dataclass(frozen=True)
+class VisionLimits:
+    """What one classification call may ask for; a refusal carries the key of the limit it hit."""
+
+    max_batch: int = limit("vision.max_batch", MAX_BATCH)  # images per call (one forward pass)
+
 
 IMAGE_DOC = (
     "base64 (raw or a data:image/...;base64, URI), a file path under the server's roots, or the "
