@@ -31,6 +31,7 @@ from PIL import Image
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.server.state import OUTPUT_URI_PREFIX
 from genai_mcp.tools.house.digits import DIGIT_NAMES, digit_images
 from genai_mcp.tools.outputs import OutputStore
 from tests.helpers.images import animated_gif, b64, encode, png_header_only
@@ -163,7 +164,8 @@ def test_a_batch_call_equals_the_single_calls(setup: Setup) -> None:
 
 
 def test_paths_under_the_roots_and_server_outputs_are_accepted(setup: Setup) -> None:
-    saved = OutputStore(setup.settings.outputs_dir).save_png(digit_images("test")[0][2], "sample")
+    outputs = OutputStore(setup.settings.outputs_dir, uri_prefix=OUTPUT_URI_PREFIX)
+    saved = outputs.save_png(digit_images("test")[0][2], "sample")
 
     async def check(client: Client) -> None:
         for spec in ("seven.png", str(setup.root / "seven.png"), saved.uri):
