@@ -240,13 +240,14 @@ def _refusal(store: AdapterStore, limits: LoraLimits = LIMITS, **fields: Any) ->
 
 
 def test_limits_names_and_targets_are_checked(store: AdapterStore) -> None:
-    for fields, words, key in [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"rank": 65}, "rank is 65, over the limit of 64", "lora.max_rank"),
         ({"batch_size": 65}, "batch size is 65, over the limit of 64", "lora.max_batch_size"),
         ({"max_steps": 2001}, "max_steps is 2001, over the limit of 2000", "lora.max_steps"),
-    ]:
+    ]
+    for fields, words, key in cases:
         with pytest.raises(LimitExceededError, match=words) as refused:
-            _refusal(store, **fields)
+            _refusal(store, LIMITS, **fields)
         assert refused.value.setting == key
     with pytest.raises(LimitExceededError, match=r"training steps .* is 100, over the limit of 50"):
         _refusal(store, LoraLimits(max_steps=50), epochs=100)  # 8 texts, 1 block, batch 1: 100 steps
