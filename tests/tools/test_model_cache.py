@@ -30,6 +30,7 @@ from genai_mcp.tools.models import (
     default_cache,
     load_model,
 )
+from tests.helpers.flights import watch_flights
 
 # ---- tiny checkpoints
 
@@ -328,12 +329,14 @@ class CountingLoader:
         self.sizes = sizes or {}
         self.fail_first = fail_first
         self.gate = threading.Event()  # loads of `gated` ids wait for it
+        self.entered = threading.Event()  # set when a load of a gated id has started
         self.gated: set[str] = set()
 
     def __call__(self, request: LoadRequest) -> ModelBundle:
         self.calls.append(request)
         if request.model_id in self.gated:
-            assert self.gate.wait(10), "test never opened the gate"
+            self.entered.set()
+            assert self.gate.wait(30), "test never opened the gate"
         if len(self.calls) <= self.fail_first:
             raise ModelUnavailableError(f"load {len(self.calls)} failed")
         return ModelBundle(
@@ -412,14 +415,10 @@ def test_lru_eviction_by_bytes_and_when_bounds_are_lowered(ckpts: dict[str, Path
     assert cache.get("unconditional-image-generation", str(ckpts["ddpm"])) is big
 
 
-def _wait_until(condition: Any, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        threading.Event().wait(0.002)
-
-
-def test_concurrent_first_calls_load_once_and_other_keys_are_not_blocked(ckpts: dict[str, Path]) -> None:
+def test_concurrent_first_calls_load_once_and_other_keys_are_not_blocked(
+    ckpts: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flights = watch_flights(monkeypatch)
     loader = CountingLoader()
     loader.gated.add(str(ckpts["vit"].resolve()))
     cache = ModelCache(device="cpu", loader=loader)
@@ -431,8 +430,8 @@ def test_concurrent_first_calls_load_once_and_other_keys_are_not_blocked(ckpts: 
     for t in threads:
         t.start()
     # One thread is inside the loader, the other three wait on its load.
-    _wait_until(lambda: [f["waiters"] for f in cache.loading()] == [3])
-    assert len(loader.calls) == 1
+    assert loader.entered.wait(30) and flights.wait_for(3)
+    assert len(loader.calls) == 1 and [f["waiters"] for f in cache.loading()] == [3]
     # A different key runs its own load while the first is still blocked.
     assert cache.get("text-generation", str(ckpts["gpt2"])).task == "text-generation"
     assert [f["task"] for f in cache.loading()] == ["image-classification"]
@@ -444,7 +443,10 @@ def test_concurrent_first_calls_load_once_and_other_keys_are_not_blocked(ckpts: 
     assert cache.loaded()[0].hits == 0  # the three waiters got the one load, not a cache hit
 
 
-def test_a_failed_load_is_not_cached_and_waiters_see_the_error(ckpts: dict[str, Path]) -> None:
+def test_a_failed_load_is_not_cached_and_waiters_see_the_error(
+    ckpts: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flights = watch_flights(monkeypatch)
     loader = CountingLoader(fail_first=1)
     loader.gated.add(str(ckpts["vit"].resolve()))
     cache = ModelCache(device="cpu", loader=loader)
@@ -459,7 +461,7 @@ def test_a_failed_load_is_not_cached_and_waiters_see_the_error(ckpts: dict[str, 
     threads = [threading.Thread(target=call) for _ in range(2)]
     for t in threads:
         t.start()
-    _wait_until(lambda: [f["waiters"] for f in cache.loading()] == [1])
+    assert loader.entered.wait(30) and flights.wait_for(1)
     loader.gate.set()
     for t in threads:
         t.join(10)

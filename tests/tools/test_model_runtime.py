@@ -25,12 +25,12 @@ from genai_mcp.tools.errors import InvalidInputError, ModelUnavailableError
 from genai_mcp.tools.lora.schemas import AdapterInfo
 from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.models import ModelBundle, ModelCache
-from genai_mcp.tools.models import cache as cache_module
 from genai_mcp.tools.models.adapted import load_adapted, peft_warnings_silenced
 from genai_mcp.tools.rag import embed, rerank
 from genai_mcp.tools.rag.embed import embedder, tokenizer
 from genai_mcp.tools.rag.rerank import cross_encoder
 from tests.helpers.checkpoints import direct_scores, save_cross_encoder
+from tests.helpers.flights import watch_flights
 
 TEXTS = ["the nightly export failed", "cats purr", "a full disk stops writes"]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -188,21 +188,6 @@ def test_adapter_refusals_name_the_task_not_a_tool(store: AdapterStore) -> None:
 # ---- single flight: two threads, one load
 
 
-@pytest.fixture
-def flight_waits(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Set once a thread waits on another's load (the cache's flight), so a test opens the gate then."""
-    waiting = threading.Event()
-    real_flight = cache_module._Flight
-
-    class SignallingEvent(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            waiting.set()
-            return super().wait(timeout)
-
-    monkeypatch.setattr(cache_module, "_Flight", lambda: real_flight(done=SignallingEvent()))
-    return waiting
-
-
 KINDS: dict[str, tuple[Any, str, Callable[[ModelCache, Path, AdapterStore], Any]]] = {
     "embedder": (embed, "_load", lambda cache, ce, store: embedder(models=cache)),
     "reranker": (rerank, "_load", lambda cache, ce, store: cross_encoder(str(ce), models=cache)),
@@ -219,9 +204,9 @@ def test_two_threads_asking_at_once_share_one_load(
     kind: str,
     ce_dir: Path,
     store: AdapterStore,
-    flight_waits: threading.Event,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    flights = watch_flights(monkeypatch)
     module, loader_name, ask = KINDS[kind]
     save_adapter(store, "style")
     cache = ModelCache(device="cpu")
@@ -234,7 +219,7 @@ def test_two_threads_asking_at_once_share_one_load(
     def gated(*args: Any) -> ModelBundle:
         calls.append(args)
         inside.set()
-        assert flight_waits.wait(30), "the second thread never waited on this load"
+        assert flights.wait_for(1), "the second thread never waited on this load"
         bundle: ModelBundle = real_loader(*args)
         return bundle
 
