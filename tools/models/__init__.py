@@ -2,16 +2,17 @@
 
     load_model(task, model=None, device=None, dtype=None, models=None) -> ModelBundle
     ModelCache(max_models=, max_bytes=, allow_downloads=, device=, local_roots=, hub_cache_dir=)
-    load_adapted(task, adapter, adapters, base_model=None, models=None)   (genai_mcp.tools.models.adapted)
+    load_adapted(task, adapter, adapters, base_model=None, models=None) -> ModelBundle   (adapted.py)
+    hub_snapshot(request) -> Path        the one way a hub id becomes a local folder (hub.py)
 
 `model` is None (the house model for `task`), a house name ("house/vit-digits"), a local directory,
 or a Hugging Face hub id; all of them load through the library's own from_pretrained. Loaded
 models of every kind (checkpoints, sentence embedders, rerankers, adapter-merged models) live in a
 ModelCache: bounded by count and bytes, least recently used out first, one load per key however
 many threads ask at once. Every tools entry point that loads a model takes `models: ModelCache |
-None` (None: default_cache(), a cache with plain defaults for direct library use). Hub access is
-off unless the cache allows downloads: a hub id then loads only from the local Hugging Face cache
-and fails at once when it is not there. Nothing here reads the environment.
+None` (None: default_cache(), a cache with plain defaults for direct library use). With downloads
+off (a cache's default) a hub id loads only from the local Hugging Face cache and fails at once
+when it is not there. Nothing here reads the environment.
 
 Importing this package imports neither torch nor transformers nor diffusers; the first load does.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import threading
 
+from genai_mcp.tools.models.adapted import SavedAdapter, SavedAdapters, load_adapted
 from genai_mcp.tools.models.bundle import LoadedInfo, LoadRequest, ModelBundle, module_nbytes
 from genai_mcp.tools.models.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_MODELS, Loader, ModelCache
 from genai_mcp.tools.models.hub import hub_snapshot
@@ -35,10 +37,13 @@ __all__ = [
     "ModelBundle",
     "ModelCache",
     "ResolvedModel",
+    "SavedAdapter",
+    "SavedAdapters",
     "Task",
     "default_cache",
     "house_default",
     "hub_snapshot",
+    "load_adapted",
     "load_model",
     "module_nbytes",
 ]
