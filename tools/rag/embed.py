@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genai_mcp.tools.errors import GenAIError, InvalidInputError, ModelUnavailableError
+from genai_mcp.tools.errors import InvalidInputError, ModelUnavailableError
 from genai_mcp.tools.house import is_house_name
 from genai_mcp.tools.models import (
     LoadRequest,
@@ -155,8 +155,8 @@ def _resolve(name: str, cache: ModelCache) -> ResolvedModel:
         )
     try:
         return cache.resolve(TASK, name)
-    except GenAIError as exc:
-        raise type(exc)(f"embedding model: {exc}") from exc
+    except (InvalidInputError, ModelUnavailableError) as exc:
+        raise type(exc)(f"embedding model: {exc}", setting=exc.setting) from exc
 
 
 def _load(request: LoadRequest) -> ModelBundle:

@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from genai_mcp.tools.errors import GenAIError, InvalidInputError, ModelUnavailableError
+from genai_mcp.tools.errors import InvalidInputError, ModelUnavailableError
 from genai_mcp.tools.house import is_house_name
 from genai_mcp.tools.models import (
     LoadRequest,
@@ -97,8 +97,8 @@ def _resolve(name: str, cache: ModelCache) -> ResolvedModel:
         raise InvalidInputError(f"reranker {name!r}: house models are not cross-encoders; {_EXPECTS}")
     try:
         return cache.resolve(TASK, name)
-    except GenAIError as exc:
-        raise type(exc)(f"reranker: {exc}") from exc
+    except (InvalidInputError, ModelUnavailableError) as exc:
+        raise type(exc)(f"reranker: {exc}", setting=exc.setting) from exc
 
 
 def _load(request: LoadRequest) -> ModelBundle:
