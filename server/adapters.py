@@ -20,6 +20,7 @@ fields of a request model that extends the domain's, never parameters written by
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -60,6 +61,12 @@ class ToolSpec(Generic[RequestT, ResultT]):
     annotations: ToolAnnotations
     content: Callable[[ResultT], Sequence[ContentBlock]] | None = None
 
+    def opening(self, open_world: bool) -> ToolSpec[RequestT, ResultT]:
+        """This spec with openWorldHint set: whether a call may reach past this machine (hub
+        downloads, URL fetches), which the operator's settings decide."""
+        annotations = self.annotations.model_copy(update={"open_world_hint": open_world})
+        return dataclasses.replace(self, annotations=annotations)
+
 
 @dataclass(frozen=True)
 class Resolver:
@@ -96,7 +103,10 @@ def flat_signature(
             info.description = render(info.description, values)
         params.append(
             inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[model_field.annotation, info]
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[model_field.annotation, info],
             )
         )
     return params
@@ -118,7 +128,9 @@ class ToolPublisher:
 
         self._publish(spec, run, ())
 
-    def add_long(self, spec: ToolSpec[RequestT, ResultT], fn: Callable[[RequestT, Progress], ResultT]) -> None:
+    def add_long(
+        self, spec: ToolSpec[RequestT, ResultT], fn: Callable[[RequestT, Progress], ResultT]
+    ) -> None:
         """`fn(request, progress)`: progress goes to the caller per step; a cancel stops it at the next."""
 
         async def run(request: Any, ctx: Context[Any], resolved: dict[str, Any]) -> Any:

@@ -6,13 +6,13 @@ so `initialize` and `tools/list` stay fast and cheap.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mcp.server import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+import genai_mcp
 from genai_mcp.server import (
     diffusion_tools,
     job_tools,
@@ -40,10 +40,7 @@ output schema. Errors name the problem and the limit."""
 
 
 def server_version() -> str:
-    try:
-        return version("genai-mcp")
-    except PackageNotFoundError:  # running from a source tree without installing
-        return "0.0.0"
+    return genai_mcp.__version__
 
 
 def create_server(settings: ServerSettings | None = None, *, http: bool = False) -> MCPServer[Any]:
@@ -78,7 +75,15 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
         return JSONResponse({"status": "ok", "name": SERVER_NAME, "version": server_version()})
 
     tools = ToolPublisher(server, state.limits)
-    for capability in (metrics_tools, diffusion_tools, text_tools, vision_tools, rag_tools, lora_tools, job_tools):
+    for capability in (
+        metrics_tools,
+        diffusion_tools,
+        text_tools,
+        vision_tools,
+        rag_tools,
+        lora_tools,
+        job_tools,
+    ):
         capability.register(tools, state)
     model_resources.register(server, state)
     output_resources.register(server, state)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from genai_mcp.server.process import configure_process
 from genai_mcp.server.settings import ServerSettings, SettingsError
 
 __all__ = ["add_serve_parser", "build_parser", "main", "run_serve"]
@@ -67,6 +68,7 @@ def run_serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
         settings = ServerSettings.load(overrides)
+        configure_process(settings)
         if settings.transport == "http":
             from genai_mcp.server.http import serve_http
 

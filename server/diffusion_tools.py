@@ -8,9 +8,11 @@ one step when the caller cancels. Results carry a preview and resource links (se
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from mcp.types import ContentBlock, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
 from genai_mcp.server.content import image_blocks, link, preview_of, store_image
@@ -39,7 +41,8 @@ def sample_content(result: diffusion.SampleImagesResult) -> list[ContentBlock]:
     kind = "greyscale" if result.channels == 1 else "RGB"
     n = result.num_images
     links = [
-        link(img, f"sample {i + 1} of {n}, {img.width}x{img.height} {kind}") for i, img in enumerate(result.images)
+        link(img, f"sample {i + 1} of {n}, {img.width}x{img.height} {kind}")
+        for i, img in enumerate(result.images)
     ]
     return image_blocks(result.preview, links)
 
@@ -54,17 +57,45 @@ def denoise_content(result: diffusion.DenoiseImageResult) -> list[ContentBlock]:
     return image_blocks(result.preview, links)
 
 
+# Writes new files (not read-only) but never replaces one (not destructive); a call without a seed
+# draws a fresh one, so repeating it does not repeat the result.
+WRITES_NEW = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+SAMPLE = ToolSpec(
+    name="sample_images",
+    title="Sample images (diffusion)",
+    description=(
+        "Generate images from pure Gaussian noise with a diffusion model (any diffusers UNet2DModel + "
+        "scheduler checkpoint; default house/ddpm-digits, 16x16 handwritten digits): one model call and "
+        "one scheduler step per denoising step. At most {diffusion.max_num_images} images and "
+        "{diffusion.max_steps} steps per call. Returns a preview grid, a resource link per full-size PNG, "
+        "and the seed, scheduler, steps and elapsed time; progress per step when requested."
+    ),
+    request=diffusion.SampleRequest,
+    result=diffusion.SampleImagesResult,
+    annotations=WRITES_NEW,
+    content=sample_content,
+)
+DENOISE = ToolSpec(
+    name="denoise_image",
+    title="Noise and denoise an image (diffusion)",
+    description=(
+        "Noise an image to a chosen level with the scheduler's forward process (x_t = sqrt(alpha_bar_t) "
+        "x_0 + sqrt(1 - alpha_bar_t) eps) and run the reverse process back from there. The image is "
+        "resized to the model's sample size and converted to its channels first (1 = greyscale). Returns "
+        "the input, noisy and denoised images (preview + resource links) and each one's MSE to the input."
+    ),
+    request=DenoiseImageRequest,
+    result=diffusion.DenoiseImageResult,
+    annotations=WRITES_NEW,
+    content=denoise_content,
+)
+
+
 def register(tools: ToolPublisher, state: ServerState) -> None:
     s, outputs = state.settings, state.outputs
     limits = build_limits(diffusion.DiffusionLimits, s)
-    # Writes new files (not read-only) but never replaces one (not destructive); a call without a seed
-    # draws a fresh one, so repeating it does not repeat the result.
-    annotations = ToolAnnotations(
-        read_only_hint=False,
-        destructive_hint=False,
-        idempotent_hint=False,
-        open_world_hint=s.allow_downloads or s.allow_url_fetch,
-    )
 
     def sample_images(request: diffusion.SampleRequest, progress: Progress) -> diffusion.SampleImagesResult:
         with _logged("sample_images"):
@@ -76,7 +107,9 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
     def denoise_image(request: DenoiseImageRequest, progress: Progress) -> diffusion.DenoiseImageResult:
         picture = load_image(request.image, state.images)
         with _logged("denoise_image"):
-            out = diffusion.denoise_image(request, picture, progress, limits=limits, models=state.models)
+            out = diffusion.denoise_image(
+                request, progress, image=picture, limits=limits, models=state.models
+            )
         trio = (out.input, out.noisy, out.denoised)
         kinds = ("denoise-input", "denoise-noisy", "denoise-output")
         stored = [store_image(outputs, im, k) for im, k in zip(trio, kinds, strict=True)]
@@ -85,53 +118,16 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
             **out.info.model_dump(), input=stored[0], noisy=stored[1], denoised=stored[2], preview=preview
         )
 
-    tools.add_long(
-        ToolSpec(
-            name="sample_images",
-            title="Sample images (diffusion)",
-            description=(
-                "Generate images from pure Gaussian noise with a diffusion model (any diffusers UNet2DModel + "
-                "scheduler checkpoint; default house/ddpm-digits, 16x16 handwritten digits): one model call "
-                "and one scheduler step per denoising step. At most {diffusion.max_num_images} images and "
-                "{diffusion.max_steps} steps per call. Returns a preview grid, a resource link per full-size "
-                "PNG, and the seed, scheduler, steps and elapsed time; progress per step when requested."
-            ),
-            request=diffusion.SampleRequest,
-            result=diffusion.SampleImagesResult,
-            annotations=annotations,
-            content=sample_content,
-        ),
-        sample_images,
-    )
-    tools.add_long(
-        ToolSpec(
-            name="denoise_image",
-            title="Noise and denoise an image (diffusion)",
-            description=(
-                "Noise an image to a chosen level with the scheduler's forward process (x_t = "
-                "sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps) and run the reverse process back from "
-                "there. The image is resized to the model's sample size and converted to its channels first "
-                "(1 = greyscale). Returns the input, noisy and denoised images (preview + resource links) "
-                "and each one's MSE to the input."
-            ),
-            request=DenoiseImageRequest,
-            result=diffusion.DenoiseImageResult,
-            annotations=annotations,
-            content=denoise_content,
-        ),
-        denoise_image,
-    )
+    open_world = s.allow_downloads or s.allow_url_fetch
+    tools.add_long(SAMPLE.opening(open_world), sample_images)
+    tools.add_long(DENOISE.opening(open_world), denoise_image)
 
 
-class _logged:
+@contextmanager
+def _logged(tool: str) -> Iterator[None]:
     """A run the caller cancelled is logged with how far it got (the caller is gone)."""
-
-    def __init__(self, tool: str) -> None:
-        self.tool = tool
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, WorkCancelledError):
-            logger.info("%s stopped: %s", self.tool, exc)
+    try:
+        yield
+    except WorkCancelledError as exc:
+        logger.info("%s stopped: %s", tool, exc)
+        raise

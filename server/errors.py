@@ -1,10 +1,10 @@
 """The one place where the domain's errors become what an MCP client reads.
 
-    GenAIError (tools/errors.py)  -> ToolError with the same text; a refusal that carries a
-                                     setting key gets the variable that changes it appended
-    pydantic ValidationError      -> ToolError, one `field: message` per problem
-    anything else                 -> propagates: a bug; the SDK logs it with its traceback and
-                                     tells the client only that the tool failed
+GenAIError (tools/errors.py)  -> ToolError with the same text; a refusal that carries a
+                                 setting key gets the variable that changes it appended
+pydantic ValidationError      -> ToolError, one `field: message` per problem
+anything else                 -> propagates: a bug; the SDK logs it with its traceback and
+                                 tells the client only that the tool failed
 """
 
 from __future__ import annotations

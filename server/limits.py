@@ -19,7 +19,6 @@ ENV_PREFIX = "GENAI_MCP_"
 __all__ = ["ENV_PREFIX", "SETTINGS", "VARIABLES", "build_limits", "live_values", "variable"]
 
 
-
 # setting key -> ServerSettings field
 SETTINGS: dict[str, str] = {
     # limits on one call
@@ -41,6 +40,8 @@ SETTINGS: dict[str, str] = {
     "lora.max_rank": "lora_max_rank",
     "lora.max_batch_size": "lora_max_batch_size",
     "lora.max_queued": "lora_max_queued",
+    "outputs.max_files": "outputs_max_files",
+    "outputs.max_bytes": "outputs_max_bytes",
     # what a refusal may point at besides a limit
     "files.roots": "roots",
     "images.allow_url_fetch": "allow_url_fetch",
@@ -64,8 +65,9 @@ T = TypeVar("T")
 
 
 def live_values(settings: Any) -> dict[str, object]:
-    """Every key's value under `settings` (what `{key}` placeholders render to)."""
-    return {key: getattr(settings, field) for key, field in SETTINGS.items()}
+    """Every key's value under `settings`, as `{key}` placeholders render it (20.0 s reads "20")."""
+    values = {key: getattr(settings, field) for key, field in SETTINGS.items()}
+    return {key: f"{v:g}" if isinstance(v, float) else v for key, v in values.items()}
 
 
 def build_limits(cls: type[T], settings: Any, **extra: Any) -> T:

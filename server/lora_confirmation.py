@@ -36,7 +36,12 @@ def confirmation(plan: lora.LoraPlan, max_steps: int) -> Elicit[Any]:
         "LoraConfirmation",
         max_steps=(
             int,
-            Field(plan.steps, ge=1, le=max_steps, description="Optimizer steps (change to train shorter or longer)"),
+            Field(
+                plan.steps,
+                ge=1,
+                le=max_steps,
+                description="Optimizer steps (change to train shorter or longer)",
+            ),
         ),
         learning_rate=(float, Field(plan.learning_rate, gt=0, le=1, description="AdamW learning rate")),
     )

@@ -17,6 +17,7 @@ measured time estimate included) is kept for that round (server/rounds.py).
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Literal
 
@@ -28,8 +29,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
-from genai_mcp.server.lora_confirmation import NotAsked, answered, can_elicit, confirmation
 from genai_mcp.server.limits import build_limits
+from genai_mcp.server.lora_confirmation import NotAsked, answered, can_elicit, confirmation
 from genai_mcp.server.rounds import RoundCache
 from genai_mcp.server.state import ServerState
 from genai_mcp.tools import lora
@@ -78,7 +79,9 @@ class FinetuneResult(BaseModel):
     )
     note: str = Field(description="What happened, in words, and what to do next.")
     plan: lora.LoraPlan | None = Field(None, description="What the job does (or would have done).")
-    job: lora.JobInfo | None = Field(None, description="The job; job.result holds the outcome once it succeeded.")
+    job: lora.JobInfo | None = Field(
+        None, description="The job; job.result holds the outcome once it succeeded."
+    )
 
 
 SPEC_TEXT = (
@@ -92,35 +95,65 @@ SPEC_TEXT = (
 )
 
 
+SPEC = ToolSpec(
+    name="lora_finetune",
+    title="Fine-tune a model with LoRA",
+    description=SPEC_TEXT,
+    request=FinetuneCall,
+    result=FinetuneResult,
+    annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+    ),
+)
+
+
 def register(tools: ToolPublisher, state: ServerState) -> None:
-    from genai_mcp.tools.lora.data import LoraLimits
+    call = _Finetune(state)
+    resolvers = [
+        Resolver("prepared", call.prepared),
+        Resolver("confirmed", call.confirmed, needs=("prepared",), outcome=True),
+    ]
+    # A base model named by a hub id may be fetched when the operator allows downloads.
+    tools.add_resolving(SPEC.opening(state.settings.allow_downloads), call.run, resolvers)
 
-    s, jobs, store = state.settings, state.jobs, state.adapters
-    limits = build_limits(LoraLimits, s, roots=tuple(s.roots))
-    plans: RoundCache[Any] = RoundCache(ttl_s=900.0, size=_PLANS_KEPT)
 
-    def prepared(request: FinetuneCall, ctx: Context[Any]) -> Any:
-        # Shared by the confirmation and the body of one round, and kept for the retry round.
+class _Finetune:
+    """The resolvers and the body of one server's lora_finetune."""
+
+    def __init__(self, state: ServerState) -> None:
+        from genai_mcp.tools.lora.data import LoraLimits
+
+        self.state = state
+        self.limits = build_limits(LoraLimits, state.settings, roots=tuple(state.settings.roots))
+        self.plans: RoundCache[Any] = RoundCache(ttl_s=900.0, size=_PLANS_KEPT)
+
+    def prepared(self, request: FinetuneCall, ctx: Context[Any]) -> Any:
+        """The prepared job (plan, data, model copy): shared by the confirmation and the body of one
+        round, and kept for the retry round. None when nobody can confirm it."""
         if not request.confirm and not can_elicit(ctx):
             return None  # the body refuses: no confirmation is possible
-        jobs.check_room()  # say "busy" before anyone is asked to confirm a job that cannot start
+        self.state.jobs.check_room()  # say "busy" before anyone is asked to confirm a job that cannot start
         from genai_mcp.tools.lora.train import prepare
 
         def plan() -> Any:
-            return prepare(request, limits=limits, policy=state.images, store=store, models=state.models)
+            state = self.state
+            return prepare(
+                request, limits=self.limits, policy=state.images, store=state.adapters, models=state.models
+            )
 
-        return plans.get_or_compute(request.training(), plan, retry=ctx.request_state is not None)
+        return self.plans.get_or_compute(request.training(), plan, retry=ctx.request_state is not None)
 
-    def confirmed(request: FinetuneCall, ctx: Context[Any], prepared: Any) -> Elicit[Any] | NotAsked:
+    def confirmed(self, request: FinetuneCall, ctx: Context[Any], prepared: Any) -> Elicit[Any] | NotAsked:
         if prepared is None or not can_elicit(ctx):
             return NotAsked()
-        return confirmation(prepared.plan, s.lora_max_steps)
+        return confirmation(prepared.plan, self.state.settings.lora_max_steps)
 
-    async def lora_finetune(
-        request: FinetuneCall, ctx: Context[Any], prepared: Any, confirmed: ElicitationResult[Any]
+    async def run(
+        self, request: FinetuneCall, ctx: Context[Any], prepared: Any, confirmed: ElicitationResult[Any]
     ) -> FinetuneResult:
+        store, jobs = self.state.adapters, self.state.jobs
         if prepared is not None:
-            plans.pop(request.training())  # this call consumes it, whatever the answer
+            self.plans.pop(request.training())  # this call consumes it, whatever the answer
         if not isinstance(confirmed, AcceptedElicitation):
             said = "declined" if confirmed.action == "decline" else "dismissed"
             note = f"The user {said} the confirmation: nothing was trained and no adapter was written."
@@ -134,30 +167,16 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
         steps, learning_rate = answered(confirmed.data)
         plan = prepared.plan
 
-        def run(progress: Any) -> lora.LoraResult:
+        def train(progress: Any, on_loss: Any) -> lora.LoraResult:
             from genai_mcp.tools.lora.train import train
 
-            return train(prepared, store, progress, steps=steps, learning_rate=learning_rate)
+            return train(
+                prepared, progress, store=store, on_loss=on_loss, steps=steps, learning_rate=learning_rate
+            )
 
-        info = jobs.submit(run, adapter=plan.adapter, task=plan.task, total_steps=steps or plan.steps)
-        wait = s.lora_wait_seconds if request.wait_seconds is None else request.wait_seconds
+        info = jobs.submit(train, adapter=plan.adapter, task=plan.task, total_steps=steps or plan.steps)
+        wait = self.state.settings.lora_wait_seconds if request.wait_seconds is None else request.wait_seconds
         return _finetune_result(await _wait_for(ctx, jobs, info.job_id, wait), plan, wait)
-
-    spec = ToolSpec(
-        name="lora_finetune",
-        title="Fine-tune a model with LoRA",
-        description=SPEC_TEXT,
-        request=FinetuneCall,
-        result=FinetuneResult,
-        annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=s.allow_downloads
-        ),
-    )
-    resolvers = [
-        Resolver("prepared", prepared),
-        Resolver("confirmed", confirmed, needs=("prepared",), outcome=True),
-    ]
-    tools.add_resolving(spec, lora_finetune, resolvers)
 
 
 async def _wait_for(ctx: Context[Any], jobs: JobManager, job_id: str, wait: float) -> lora.JobInfo:
@@ -175,10 +194,8 @@ async def _wait_for(ctx: Context[Any], jobs: JobManager, job_id: str, wait: floa
             left = deadline - time.monotonic()
             if info.state in ("succeeded", "failed", "cancelled") or left <= 0:
                 return info
-            step = info.step
-            info = await anyio.to_thread.run_sync(
-                lambda: jobs.wait(job_id, min(left, 1.0), past_step=step), abandon_on_cancel=True
-            )
+            wait_more = functools.partial(jobs.wait, job_id, min(left, 1.0), past_step=info.step)
+            info = await anyio.to_thread.run_sync(wait_more, abandon_on_cancel=True)
     except anyio.get_cancelled_exc_class():
         jobs.cancel(job_id)
         raise

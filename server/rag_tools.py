@@ -60,8 +60,7 @@ def _annotations(*, read_only: bool, open_world: bool = False, idempotent: bool 
 
 def rag_limits(state: ServerState) -> rag.RagLimits:
     s = state.settings
-    return build_limits(rag.RagLimits, s, roots=tuple(s.roots), device=s.rag_device or s.device,
-                        allow_downloads=s.allow_downloads)
+    return build_limits(rag.RagLimits, s, roots=tuple(s.roots), device=s.rag_device, model_device=s.device)
 
 
 INDEX = ToolSpec(
@@ -106,7 +105,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
     store, limits, models = state.rag, rag_limits(state), state.models
 
     def rag_index(request: rag.IndexRequest, progress: Progress) -> rag.IndexResult:
-        return rag.index_documents(request, store, limits, progress, models=models)
+        return rag.index_documents(request, progress, store=store, limits=limits, models=models)
 
     def rag_search(request: rag.SearchRequest) -> rag.SearchResult:
         return rag.search(request, store, limits, models=models)
@@ -151,7 +150,11 @@ def _register_answer(tools: ToolPublisher, state: ServerState, limits: rag.RagLi
     ) -> Sample | CreateMessageResult | SamplingSkipped:
         nothing = "no answer was generated; the context is returned"
         return await ask_client_llm(
-            ctx, user=context.prompt, system=context.system_prompt, max_tokens=_ANSWER_MAX_TOKENS, nothing_made=nothing
+            ctx,
+            user=context.prompt,
+            system=context.system_prompt,
+            max_tokens=_ANSWER_MAX_TOKENS,
+            nothing_made=nothing,
         )
 
     async def rag_answer(
@@ -162,7 +165,11 @@ def _register_answer(tools: ToolPublisher, state: ServerState, limits: rag.RagLi
     ) -> AnswerResult:
         answer, status, note = read_reply(reply)
         return AnswerResult(
-            answer=answer, answer_status=status, answer_note=note, context=context.search, prompt=context.prompt
+            answer=answer,
+            answer_status=status,
+            answer_note=note,
+            context=context.search,
+            prompt=context.prompt,
         )
 
     spec = ToolSpec(

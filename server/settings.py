@@ -1,7 +1,10 @@
 """Server settings: defaults, overridden by GENAI_MCP_* environment variables, then by CLI flags.
 
-Every limit a tool enforces is a setting here, so an operator can raise it without a code change;
-the error a caller sees names the variable to raise.
+Every limit on what one call may ask for that an operator may want to change (sizes, counts,
+steps, tokens) is a setting here, so it is raised without a code change; its default is the one
+the domain declares (tools/limits.py), and a refusal names the variable (server/limits.py maps
+the domain's keys to these fields). Fixed bounds of the tools' schemas (top_k, labels, templates,
+the id and name lengths, seeds) are constants of tools/ and show in each tool's input schema.
 """
 
 from __future__ import annotations
@@ -12,12 +15,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
+
+from genai_mcp.server.limits import ENV_PREFIX, SETTINGS
+from genai_mcp.tools.limits import defaults
 
 __all__ = ["ENV_PREFIX", "MIN_TOKEN_LENGTH", "ServerSettings", "SettingsError", "is_loopback"]
 
-ENV_PREFIX = "GENAI_MCP_"
 
 # Short bearer tokens are guessable; refusing them at start-up beats finding out from an access log.
 MIN_TOKEN_LENGTH = 16
@@ -25,6 +38,15 @@ _SHORT_TOKEN = (
     "{token} is shorter than {limit} characters; use a random one, e.g. "
     "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 )
+
+
+_DEFAULTS = defaults()
+
+
+def _default(field: str) -> object:
+    """The domain's default for the limit this settings field sets (defined once, in tools/)."""
+    (key,) = [k for k, f in SETTINGS.items() if f == field]
+    return _DEFAULTS[key]
 
 
 class SettingsError(ValueError):
@@ -82,38 +104,70 @@ class ServerSettings(BaseModel):
     )
 
     # Limits on what one call may ask for; each refusal names the variable that raises it.
-    max_image_bytes: int = Field(20 * 2**20, ge=1, description="Largest encoded input image, bytes")
-    max_image_pixels: int = Field(40_000_000, ge=1, description="Largest decoded input image, pixels")
-    max_batch: int = Field(64, ge=1, description="Images per classification call")
+    max_image_bytes: int = Field(
+        _default("max_image_bytes"), ge=1, description="Largest encoded input image, bytes"
+    )
+    max_image_pixels: int = Field(
+        _default("max_image_pixels"), ge=1, description="Largest decoded input image, pixels"
+    )
+    max_batch: int = Field(_default("max_batch"), ge=1, description="Images per classification call")
     allow_url_fetch: bool = Field(False, description="Let image inputs be http(s) URLs")
-    max_new_tokens: int = Field(1024, ge=1, description="Cap on tokens generated per call")
-    max_stop_strings: int = Field(16, ge=0, description="Stop strings per generation call")
-    max_text_chars: int = Field(200_000, ge=1, description="Largest text for perplexity / prompts, chars")
-    max_diffusion_steps: int = Field(1000, ge=1, description="Denoising steps per call")
-    max_num_images: int = Field(64, ge=1, description="Images per sampling call")
+    max_new_tokens: int = Field(
+        _default("max_new_tokens"), ge=1, description="Cap on tokens generated per call"
+    )
+    max_stop_strings: int = Field(
+        _default("max_stop_strings"), ge=0, description="Stop strings per generation call"
+    )
+    max_text_chars: int = Field(
+        _default("max_text_chars"), ge=1, description="Largest text for perplexity / prompts, chars"
+    )
+    max_diffusion_steps: int = Field(
+        _default("max_diffusion_steps"), ge=1, description="Denoising steps per call"
+    )
+    max_num_images: int = Field(_default("max_num_images"), ge=1, description="Images per sampling call")
     preview_max_bytes: int = Field(1_000_000, ge=1024, description="Byte budget of an inline image preview")
-    outputs_max_files: int = Field(1000, ge=1, description="Generated files kept before pruning")
-    outputs_max_bytes: int = Field(512 * 2**20, ge=1, description="Bytes of generated files kept")
+    outputs_max_files: int = Field(
+        _default("outputs_max_files"), ge=1, description="Generated files kept before pruning"
+    )
+    outputs_max_bytes: int = Field(
+        _default("outputs_max_bytes"), ge=1, description="Bytes of generated files kept"
+    )
 
     # LoRA fine-tuning (lora_finetune and the job tools)
-    lora_max_examples: int = Field(5000, ge=1, description="Examples (texts or images) in one dataset")
-    lora_max_text_chars: int = Field(2_000_000, ge=1, description="Characters of text in one dataset")
-    lora_max_steps: int = Field(2000, ge=1, description="Optimizer steps in one fine-tuning job")
-    lora_max_rank: int = Field(64, ge=1, description="Largest LoRA rank")
-    lora_max_batch_size: int = Field(64, ge=1, description="Largest training batch")
+    lora_max_examples: int = Field(
+        _default("lora_max_examples"), ge=1, description="Examples (texts or images) in one dataset"
+    )
+    lora_max_text_chars: int = Field(
+        _default("lora_max_text_chars"), ge=1, description="Characters of text in one dataset"
+    )
+    lora_max_steps: int = Field(
+        _default("lora_max_steps"), ge=1, description="Optimizer steps in one fine-tuning job"
+    )
+    lora_max_rank: int = Field(_default("lora_max_rank"), ge=1, description="Largest LoRA rank")
+    lora_max_batch_size: int = Field(
+        _default("lora_max_batch_size"), ge=1, description="Largest training batch"
+    )
     lora_wait_seconds: float = Field(
         20.0, ge=0, description="How long lora_finetune waits for its job before returning a job handle"
     )
     lora_max_queued: int = Field(
-        1, ge=0, description="Jobs that may wait behind the running one (0: a second job is refused as busy)"
+        _default("lora_max_queued"),
+        ge=0,
+        description="Jobs that may wait behind the running one (0: a second job is refused as busy)",
     )
     lora_jobs_kept: int = Field(100, ge=1, description="Finished jobs remembered for job_status/list_jobs")
 
     # Retrieval (rag_* tools)
-    rag_max_documents: int = Field(100, ge=1, description="Documents in one rag_index call")
-    rag_max_document_chars: int = Field(1_000_000, ge=1, description="Characters in one document")
-    rag_max_query_chars: int = Field(2000, ge=1, description="Characters in one query")
-    rag_max_k: int = Field(50, ge=1, description="Hits one search may return")
+    rag_max_documents: int = Field(
+        _default("rag_max_documents"), ge=1, description="Documents in one rag_index call"
+    )
+    rag_max_document_chars: int = Field(
+        _default("rag_max_document_chars"), ge=1, description="Characters in one document"
+    )
+    rag_max_query_chars: int = Field(
+        _default("rag_max_query_chars"), ge=1, description="Characters in one query"
+    )
+    rag_max_k: int = Field(_default("rag_max_k"), ge=1, description="Hits one search may return")
     rag_device: str | None = Field(
         None, description="Device for the embedding model (cpu, cuda, cuda:N); default: the device setting"
     )
@@ -134,6 +188,16 @@ class ServerSettings(BaseModel):
                 context = {"token": f"token #{i}", "limit": MIN_TOKEN_LENGTH}
                 raise PydanticCustomError("token_too_short", _SHORT_TOKEN, context)
         return tokens
+
+    @model_validator(mode="after")
+    def _outputs_outlive_a_call(self) -> ServerSettings:
+        # Every image of one call must survive the output store's pruning until the caller reads it.
+        if self.outputs_max_files < self.max_num_images:
+            raise ValueError(
+                f"{ENV_PREFIX}OUTPUTS_MAX_FILES ({self.outputs_max_files}) must be at least "
+                f"{ENV_PREFIX}MAX_NUM_IMAGES ({self.max_num_images}): one call's images must outlive pruning"
+            )
+        return self
 
     @field_validator("allowed_hosts", "allowed_origins", "roots", mode="before")
     @classmethod
@@ -159,7 +223,10 @@ class ServerSettings(BaseModel):
             settings = cls.model_validate(values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+                f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                if e["loc"]
+                else e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
             )
             raise SettingsError(f"invalid settings: {problems}") from None
         settings.tokens = settings.tokens + settings._tokens_from_file()

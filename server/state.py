@@ -13,17 +13,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio.to_thread
 
 from genai_mcp.server.limits import build_limits, live_values
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.images import ImageLimits, ImagePolicy
-from genai_mcp.tools.lora.jobs import JobManager
+from genai_mcp.tools.lora.jobs import JobLimits, JobManager
 from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.models import ModelCache
-from genai_mcp.tools.outputs import OutputStore
+from genai_mcp.tools.outputs import OutputLimits, OutputStore
 from genai_mcp.tools.rag.store import RagStore
 
 __all__ = ["OUTPUT_URI_PREFIX", "ServerState"]
@@ -56,9 +55,8 @@ class ServerState:
         )
         outputs = OutputStore(
             settings.outputs_dir,
-            max_files=settings.outputs_max_files,
-            max_bytes=settings.outputs_max_bytes,
             uri_prefix=OUTPUT_URI_PREFIX,
+            limits=build_limits(OutputLimits, settings),
         )
 
         def read_output(uri: str) -> bytes:
@@ -76,7 +74,7 @@ class ServerState:
             outputs=outputs,
             adapters=AdapterStore(settings.adapters_dir, uri_prefix=ADAPTER_URI_PREFIX),
             rag=RagStore(settings.rag_dir),
-            jobs=JobManager(max_queued=settings.lora_max_queued, keep=settings.lora_jobs_kept),
+            jobs=JobManager(limits=build_limits(JobLimits, settings), keep=settings.lora_jobs_kept),
             images=images,
             limits=live_values(settings),
         )
@@ -88,9 +86,9 @@ class ServerState:
         if self._sessions == 1:
             self.jobs.open()
             # What a killed process left behind (a hidden temp folder, never an adapter).
-            removed: Any = await anyio.to_thread.run_sync(self.adapters.clean_stale)
+            removed = await anyio.to_thread.run_sync(self.adapters.clean_stale)
             if removed:
-                logger.info("removed %d stale adapter temp folder(s)", len(removed))
+                logger.info("removed %d stale adapter temp folder(s)", removed)
         try:
             yield self
         finally:

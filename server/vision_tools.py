@@ -59,60 +59,74 @@ class DescribeResult(BaseModel):
     description_note: str = Field(description="Why, in words, and which model wrote the description.")
 
 
-def _pure(open_world: bool) -> ToolAnnotations:
-    return ToolAnnotations(
-        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=open_world
-    )
+# Pure functions of the image and the model; openWorldHint follows the settings (server/adapters.py).
+PURE = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+CLASSIFY = ToolSpec(
+    name="classify_image",
+    title="Classify images (ViT or any image classifier)",
+    description=(
+        "Top-k labels with softmax probabilities for one image or a batch (one forward pass), from any "
+        "Hugging Face image-classification checkpoint; default house/vit-digits (handwritten digits 0-9, "
+        "bright ink on dark). At most {vision.max_batch} images per call. Returns the model used and "
+        "timing in ms (load, decode, preprocess, forward)."
+    ),
+    request=vision.ClassifyRequest,
+    result=vision.ClassifyResult,
+    annotations=PURE,
+)
+ZERO_SHOT = ToolSpec(
+    name="zero_shot_classify",
+    title="Zero-shot classification (CLIP)",
+    description=(
+        "Probability of every candidate label for each image with a CLIP-style model: softmax over the "
+        "labels of logit_scale * cosine(image, text); several templates are averaged (prompt ensembling). "
+        "Default model house/clip-digits (digits; try labels 'zero'..'nine' with the template 'a photo of "
+        "the digit {}'). Returns the best label per image and timing in ms."
+    ),
+    request=vision.ZeroShotRequest,
+    result=vision.ZeroShotResult,
+    annotations=PURE,
+)
+DESCRIBE = ToolSpec(
+    name="describe_image",
+    title="Describe an image (classifiers + the client's LLM)",
+    description=(
+        "Runs classify_image and zero_shot_classify on one image, then asks the client's LLM (MCP "
+        "sampling) for one sentence describing the image, grounded only in those results. If the "
+        "client cannot or will not sample, the classifications still come back, with description "
+        "null and description_status saying why."
+    ),
+    request=vision.DescribeRequest,
+    result=DescribeResult,
+    annotations=ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+    ),
+)
 
 
 def register(tools: ToolPublisher, state: ServerState) -> None:
     s, policy, models = state.settings, state.images, state.models
     limits = build_limits(vision.VisionLimits, s)
     # Hub downloads and URL fetches reach outside this machine only when the operator allows them.
-    pure = _pure(s.allow_downloads or s.allow_url_fetch)
+    open_world = s.allow_downloads or s.allow_url_fetch
 
     def classify_image(request: vision.ClassifyRequest) -> vision.ClassifyResult:
-        return vision.classify_images(request, policy=policy, limits=limits, adapters=state.adapters, models=models)
+        return vision.classify_images(
+            request, policy=policy, limits=limits, adapters=state.adapters, models=models
+        )
 
     def zero_shot_classify(request: vision.ZeroShotRequest) -> vision.ZeroShotResult:
         return vision.zero_shot_classify(request, policy=policy, limits=limits, models=models)
 
-    tools.add(
-        ToolSpec(
-            name="classify_image",
-            title="Classify images (ViT or any image classifier)",
-            description=(
-                "Top-k labels with softmax probabilities for one image or a batch (one forward pass), from "
-                "any Hugging Face image-classification checkpoint; default house/vit-digits (handwritten "
-                "digits 0-9, bright ink on dark). At most {vision.max_batch} images per call. Returns the "
-                "model used and timing in ms (load, decode, preprocess, forward)."
-            ),
-            request=vision.ClassifyRequest,
-            result=vision.ClassifyResult,
-            annotations=pure,
-        ),
-        classify_image,
-    )
-    tools.add(
-        ToolSpec(
-            name="zero_shot_classify",
-            title="Zero-shot classification (CLIP)",
-            description=(
-                "Probability of every candidate label for each image with a CLIP-style model: softmax over "
-                "the labels of logit_scale * cosine(image, text); several templates are averaged (prompt "
-                "ensembling). Default model house/clip-digits (digits; try labels 'zero'..'nine' with the "
-                "template 'a photo of the digit {}'). Returns the best label per image and timing in ms."
-            ),
-            request=vision.ZeroShotRequest,
-            result=vision.ZeroShotResult,
-            annotations=pure,
-        ),
-        zero_shot_classify,
-    )
-    _register_describe(tools, state, limits)
+    tools.add(CLASSIFY.opening(open_world), classify_image)
+    tools.add(ZERO_SHOT.opening(open_world), zero_shot_classify)
+    _register_describe(tools, state)
 
 
-def _register_describe(tools: ToolPublisher, state: ServerState, limits: vision.VisionLimits) -> None:
+def _register_describe(tools: ToolPublisher, state: ServerState) -> None:
     analyses: RoundCache[vision.ImageAnalysis] = RoundCache()
 
     def analysis(request: vision.DescribeRequest, ctx: Context[Any]) -> vision.ImageAnalysis:
@@ -127,7 +141,9 @@ def _register_describe(tools: ToolPublisher, state: ServerState, limits: vision.
     ) -> Sample | CreateMessageResult | SamplingSkipped:
         system, user = vision.description_prompt(analysis)
         nothing = "no description was produced"
-        return await ask_client_llm(ctx, user=user, system=system, max_tokens=_DESCRIPTION_MAX_TOKENS, nothing_made=nothing)
+        return await ask_client_llm(
+            ctx, user=user, system=system, max_tokens=_DESCRIPTION_MAX_TOKENS, nothing_made=nothing
+        )
 
     async def describe_image(
         request: vision.DescribeRequest,
@@ -144,20 +160,5 @@ def _register_describe(tools: ToolPublisher, state: ServerState, limits: vision.
             description_note=note,
         )
 
-    spec = ToolSpec(
-        name="describe_image",
-        title="Describe an image (classifiers + the client's LLM)",
-        description=(
-            "Runs classify_image and zero_shot_classify on one image, then asks the client's LLM (MCP "
-            "sampling) for one sentence describing the image, grounded only in those results. If the "
-            "client cannot or will not sample, the classifications still come back, with description "
-            "null and description_status saying why."
-        ),
-        request=vision.DescribeRequest,
-        result=DescribeResult,
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
-    )
     resolvers = [Resolver("analysis", analysis), Resolver("reply", reply, needs=("analysis",))]
-    tools.add_resolving(spec, describe_image, resolvers)
+    tools.add_resolving(DESCRIBE, describe_image, resolvers)

@@ -25,7 +25,9 @@ from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.progress import Progress
 from tests.helpers.results import text_of
 
-PURE = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+PURE = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 LIMITS = {"text.max_new_tokens": 7, "files.roots": ["/data"]}
 
 
@@ -37,7 +39,9 @@ class Request(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Request:
         if len(self.values) > 3 and self.scale > 5:
-            raise ValueError(f"scale {self.scale} is only allowed with up to 3 values, got {len(self.values)}")
+            raise ValueError(
+                f"scale {self.scale} is only allowed with up to 3 values, got {len(self.values)}"
+            )
         return self
 
 
@@ -102,7 +106,11 @@ def make_server() -> tuple[MCPServer[Any], dict[str, Any]]:
         return Elicit(f"add {request.values}?", Confirm)
 
     async def with_resolvers(
-        request: CallRequest, ctx: Context[Any], doubled: int, reply: CreateMessageResult, asked: ElicitationResult[Any]
+        request: CallRequest,
+        ctx: Context[Any],
+        doubled: int,
+        reply: CreateMessageResult,
+        asked: ElicitationResult[Any],
     ) -> Result:
         assert isinstance(reply.content, TextContent)
         if not isinstance(asked, AcceptedElicitation):
@@ -147,7 +155,12 @@ def test_schema_is_flat_with_live_limits_defaults_and_constraints() -> None:
             }
             assert tool.output_schema is not None and tool.output_schema["required"] == ["total"]
             # Resolved values are not arguments; call-only fields are.
-            assert set(tools["resolving"].input_schema["properties"]) == {"values", "scale", "mode", "confirm"}
+            assert set(tools["resolving"].input_schema["properties"]) == {
+                "values",
+                "scale",
+                "mode",
+                "confirm",
+            }
 
     anyio.run(main)
 
@@ -164,7 +177,9 @@ def test_errors_reach_the_client_only_when_expected_with_the_variable_named() ->
 
             limit = await client.call_tool("add", {"values": list(range(8))})
             assert limit.is_error
-            assert "values is 8, over the limit of 7 (raise it with GENAI_MCP_MAX_NEW_TOKENS)" in text_of(limit)
+            assert "values is 8, over the limit of 7 (raise it with GENAI_MCP_MAX_NEW_TOKENS)" in text_of(
+                limit
+            )
 
             roots = await client.call_tool("add", {"values": [1], "mode": "path"})
             assert "no file roots are configured (see GENAI_MCP_ROOTS)" in text_of(roots)
@@ -211,13 +226,17 @@ def test_resolvers_get_the_validated_request_in_both_protocol_eras() -> None:
     async def main() -> None:
         for mode in ("auto", "legacy"):
             server, seen = make_server()
-            async with Client(server, mode=mode, sampling_callback=sampling, elicitation_callback=accept) as c:
+            async with Client(
+                server, mode=mode, sampling_callback=sampling, elicitation_callback=accept
+            ) as c:
                 result = await c.call_tool("resolving", {"values": [1, 2], "scale": 3})
                 assert result.structured_content == {"total": 11}, mode  # 2 * 3 + 5
                 assert isinstance(seen["resolver_request"], CallRequest)
                 assert seen["resolver_request"].scale == 3
             server, _ = make_server()
-            async with Client(server, mode=mode, sampling_callback=sampling, elicitation_callback=decline) as c:
+            async with Client(
+                server, mode=mode, sampling_callback=sampling, elicitation_callback=decline
+            ) as c:
                 declined = await c.call_tool("resolving", {"values": [1]})
                 assert declined.structured_content == {"total": -1}, mode
                 confirmed = await c.call_tool("resolving", {"values": [1], "confirm": True})

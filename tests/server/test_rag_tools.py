@@ -273,9 +273,9 @@ def test_settings_bound_the_tools_and_place_the_store(tmp_path: Path) -> None:
     [
         (
             "gpu0",
-            "unknown device 'gpu0'; allowed: auto, cpu, cuda, cuda:N (the RAG device comes from GENAI_MCP_RAG_DEVICE)",
+            "unknown device 'gpu0'; allowed: auto, cpu, cuda, cuda:N (see GENAI_MCP_RAG_DEVICE)",
         ),
-        ("cuda:7", "(the RAG device comes from GENAI_MCP_RAG_DEVICE)"),
+        ("cuda:7", "(see GENAI_MCP_RAG_DEVICE)"),
     ],
 )
 def test_a_bad_embedding_device_is_a_tool_error_naming_the_setting(

@@ -12,7 +12,7 @@ from mcp.types import BlobResourceContents, TextResourceContents
 from PIL import Image
 
 from genai_mcp.server.app import create_server
-from genai_mcp.server.services import Services
+from genai_mcp.server.state import ServerState
 from genai_mcp.server.settings import ServerSettings
 
 
@@ -37,8 +37,7 @@ def test_model_listing_and_cards() -> None:
 
 def test_outputs_are_readable_as_resources(tmp_path: Path) -> None:
     settings = ServerSettings(data_dir=tmp_path)
-    services = Services.from_settings(settings)
-    stored = services.outputs.save_png(Image.new("RGB", (4, 3), "red"), "sample")
+    stored = ServerState.from_settings(settings).outputs.save_png(Image.new("RGB", (4, 3), "red"), "sample")
 
     async def main() -> None:
         async with Client(create_server(settings)) as client:

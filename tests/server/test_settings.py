@@ -57,16 +57,20 @@ def test_host_checks_stay_on_for_public_binds() -> None:
 
 
 def test_torch_threads_applies_before_and_after_torch_is_imported(tmp_path: Path) -> None:
+    # The serve command applies it for its process; create_server never changes the process.
     script = (
-        "import sys\n"
+        "import os, sys\n"
         "from genai_mcp.server.app import create_server\n"
+        "from genai_mcp.server.process import configure_process\n"
         "from genai_mcp.server.settings import ServerSettings\n"
         "s = ServerSettings.load(env={'GENAI_MCP_TORCH_THREADS': '1', 'GENAI_MCP_DATA_DIR': sys.argv[1]})\n"
         "create_server(s)\n"
+        "assert 'OMP_NUM_THREADS' not in os.environ\n"
+        "configure_process(s)\n"
         "assert 'torch' not in sys.modules\n"  # start-up still imports no torch
         "import torch\n"
         "before = torch.get_num_threads()\n"
-        "create_server(s.model_copy(update={'torch_threads': 2}))\n"
+        "configure_process(s.model_copy(update={'torch_threads': 2}))\n"
         "print(before, torch.get_num_threads())\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}

@@ -20,6 +20,7 @@ from genai_mcp.tools.rag.pipeline import (
 from genai_mcp.tools.rag.rerank import CrossEncoder, cross_encoder
 from genai_mcp.tools.rag.schemas import (
     AnswerContext,
+    AnswerRequest,
     CollectionInfo,
     CollectionsResult,
     DeleteRequest,
@@ -38,6 +39,7 @@ __all__ = [
     "ANSWER_SYSTEM_PROMPT",
     "PROGRESS_CHUNKS",
     "AnswerContext",
+    "AnswerRequest",
     "CollectionInfo",
     "CollectionsResult",
     "CrossEncoder",

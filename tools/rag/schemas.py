@@ -113,10 +113,13 @@ class IndexResult(BaseModel):
     elapsed_ms: float
 
 
-class SearchRequest(BaseModel):
+class _Retrieval(BaseModel):
+    """What search and answer share: where to look, how many hits, how to rank them."""
+
     collection: CollectionName
-    query: str = Field(min_length=1, description="The query text.")
-    k: int = Field(5, ge=1, description="Hits returned at most.")
+    k: int = Field(
+        5, ge=1, description="Hits returned (passages quoted, for an answer), at most {rag.max_k}."
+    )
     mode: SearchMode = Field(
         "hybrid",
         description=f"dense (cosine of embeddings), keyword (SQLite FTS5 bm25), hybrid (reciprocal rank fusion, k={RRF_K}).",
@@ -148,6 +151,14 @@ class SearchRequest(BaseModel):
             "the server's k limit; null: max(20, 4*k). Ignored without a reranker."
         ),
     )
+
+
+class SearchRequest(_Retrieval):
+    query: str = Field(min_length=1, description="The query text.")
+
+
+class AnswerRequest(_Retrieval):
+    question: str = Field(min_length=1, description="The question.")
 
 
 class SearchHit(BaseModel):

@@ -161,10 +161,10 @@ class DescribeRequest(BaseModel):
         None,
         min_length=1,
         max_length=MAX_LABELS,
-        description="Candidate labels for the zero-shot model; null: the classifier's own label names.",
+        description="Candidate labels for the zero-shot model; null: the classifier's label names.",
     )
     templates: Templates = Field(default_factory=lambda: [DEFAULT_TEMPLATE])
-    top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="Classifier labels reported, most probable first.")
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="Classifier labels shown.")
     classifier_model: ModelId = None
     zero_shot_model: ModelId = None
 

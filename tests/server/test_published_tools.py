@@ -1,0 +1,80 @@
+"""Every tool publishes the parameters it published before the tool seam was consolidated.
+
+tests/data/published_tools.json is `tools/list` of the server at commit b877d1b (before the
+consolidation), with default settings: names, types, defaults, constraints, required lists,
+titles and annotations must match exactly. Descriptions must match too, except the few that quoted
+a limit's default or named a variable (they now quote the live value) or that now come from the
+one request model a tool shares with another (rag_answer's retrieval fields are rag_search's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from genai_mcp.server.app import create_server
+from genai_mcp.server.settings import ServerSettings
+
+BEFORE = json.loads((Path(__file__).parents[1] / "data" / "published_tools.json").read_text())
+
+REWORDED = {
+    ("generate_text", "max_new_tokens"),
+    ("generate_text", "stop"),
+    ("perplexity", "text"),
+    ("rag_search", "k"),
+    ("rag_answer", "k"),
+    ("rag_answer", "mode"),
+    ("rag_answer", "min_score"),
+    ("rag_answer", "reranker"),
+    ("rag_answer", "candidates"),
+    ("lora_finetune", "wait_seconds"),
+}
+
+
+def published(tmp_path: Path, **settings: Any) -> dict[str, Any]:
+    async def main() -> dict[str, Any]:
+        async with Client(create_server(ServerSettings(data_dir=tmp_path, **settings))) as client:
+            return {t.name: t for t in (await client.list_tools()).tools}
+
+    return anyio.run(main)
+
+
+def test_every_tool_publishes_the_same_parameters_as_before(tmp_path: Path) -> None:
+    now = published(tmp_path)
+    assert set(now) == set(BEFORE)
+    for name, before in BEFORE.items():
+        tool = now[name]
+        assert tool.title == before["title"], name
+        assert tool.description == before["description"], name
+        assert tool.annotations is not None
+        assert tool.annotations.model_dump(mode="json") == before["annotations"], name
+        schema, old = tool.input_schema, before["input_schema"]
+        assert set(schema["properties"]) == set(old["properties"]), name
+        assert sorted(schema.get("required", [])) == sorted(old.get("required", [])), name
+        assert schema.get("$defs", {}).keys() == old.get("$defs", {}).keys(), name
+        for param, prop in schema["properties"].items():
+            was = old["properties"][param]
+            described = {k: v for k, v in prop.items() if k != "description"}
+            assert described == {k: v for k, v in was.items() if k != "description"}, (name, param)
+            if (name, param) in REWORDED:
+                text = prop.get("description", "")
+                assert "GENAI_MCP_" not in text and not re.search(r"\{[a-z_]+\.[a-z_]+\}", text), (
+                    name,
+                    param,
+                )
+            else:
+                assert prop.get("description") == was.get("description"), (name, param)
+
+
+def test_descriptions_quote_the_live_limits(tmp_path: Path) -> None:
+    now = published(tmp_path, max_new_tokens=77, rag_max_k=9, max_batch=5, lora_wait_seconds=3)
+    props = now["generate_text"].input_schema["properties"]
+    assert "77" in props["max_new_tokens"]["description"]
+    assert "at most 9" in now["rag_search"].description
+    assert "At most 5 images per call" in now["classify_image"].description
+    assert "default 3" in now["lora_finetune"].input_schema["properties"]["wait_seconds"]["description"]
