@@ -11,10 +11,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mcp.types import ContentBlock, ToolAnnotations
+from mcp.types import ContentBlock
 from pydantic import ConfigDict, Field
 
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
+from genai_mcp.server.annotations import WRITES_NEW
 from genai_mcp.server.content import image_blocks, link, preview_of, store_image
 from genai_mcp.server.limits import build_limits
 from genai_mcp.server.state import ServerState
@@ -57,11 +58,6 @@ def denoise_content(result: diffusion.DenoiseImageResult) -> list[ContentBlock]:
     return image_blocks(result.preview, links)
 
 
-# Writes new files (not read-only) but never replaces one (not destructive); a call without a seed
-# draws a fresh one, so repeating it does not repeat the result.
-WRITES_NEW = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-)
 SAMPLE = ToolSpec(
     name="sample_images",
     title="Sample images (diffusion)",

@@ -3,10 +3,10 @@ and the adapters as resources (server/lora_resources.py)."""
 
 from __future__ import annotations
 
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
+from genai_mcp.server.annotations import PURE, REMOVES
 from genai_mcp.server.lora_resources import register_adapter_resources
 from genai_mcp.server.state import ServerState
 from genai_mcp.tools import lora
@@ -40,13 +40,6 @@ class Deleted(BaseModel):
     deleted: str
 
 
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-REMOVE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
-)
-
 JOB_STATUS = ToolSpec(
     name="job_status",
     title="Status of a fine-tuning job",
@@ -56,7 +49,7 @@ JOB_STATUS = ToolSpec(
     ),
     request=JobIdRequest,
     result=lora.JobInfo,
-    annotations=READ,
+    annotations=PURE,
 )
 CANCEL_JOB = ToolSpec(
     name="cancel_job",
@@ -67,7 +60,7 @@ CANCEL_JOB = ToolSpec(
     ),
     request=JobIdRequest,
     result=lora.JobInfo,
-    annotations=REMOVE,
+    annotations=REMOVES,
 )
 LIST_JOBS = ToolSpec(
     name="list_jobs",
@@ -75,7 +68,7 @@ LIST_JOBS = ToolSpec(
     description="Every job this server process remembers (jobs are not kept across restarts), newest first.",
     request=NoRequest,
     result=JobList,
-    annotations=READ,
+    annotations=PURE,
 )
 DELETE_ADAPTER = ToolSpec(
     name="delete_adapter",
@@ -83,7 +76,7 @@ DELETE_ADAPTER = ToolSpec(
     description="Remove a saved adapter (its folder under the adapters directory). Cannot be undone.",
     request=AdapterNameRequest,
     result=Deleted,
-    annotations=REMOVE,
+    annotations=REMOVES,
 )
 
 

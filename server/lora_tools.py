@@ -25,10 +25,10 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
+from genai_mcp.server.annotations import WRITES_NEW
 from genai_mcp.server.limits import build_limits
 from genai_mcp.server.lora_confirmation import NotAsked, answered, can_elicit, confirmation
 from genai_mcp.server.rounds import RoundCache
@@ -101,9 +101,7 @@ SPEC = ToolSpec(
     description=SPEC_TEXT,
     request=FinetuneCall,
     result=FinetuneResult,
-    annotations=ToolAnnotations(
-        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-    ),
+    annotations=WRITES_NEW,
 )
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from mcp.types import ToolAnnotations
-
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
+from genai_mcp.server.annotations import PURE
 from genai_mcp.server.state import ServerState
 from genai_mcp.tools import metrics
 
 __all__ = ["register"]
 
-# Pure functions of their arguments: no side effects, same answer every time, no outside world.
-PURE = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
 
 TEXT_METRICS = ToolSpec(
     name="text_metrics",

@@ -15,10 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import Context, Sample
-from mcp.types import CreateMessageResult, ToolAnnotations
+from mcp.types import CreateMessageResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
+from genai_mcp.server.annotations import PURE, REMOVES, VARIES
 from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
 from genai_mcp.server.limits import build_limits
 from genai_mcp.server.state import ServerState
@@ -49,15 +50,6 @@ class NoArguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _annotations(*, read_only: bool, open_world: bool = False, idempotent: bool = True) -> ToolAnnotations:
-    return ToolAnnotations(
-        read_only_hint=read_only,
-        destructive_hint=not read_only,
-        idempotent_hint=idempotent,
-        open_world_hint=open_world,
-    )
-
-
 def rag_limits(state: ServerState) -> rag.RagLimits:
     s = state.settings
     return build_limits(rag.RagLimits, s, roots=tuple(s.roots), device=s.rag_device, model_device=s.device)
@@ -78,7 +70,7 @@ INDEX = ToolSpec(
     ),
     request=rag.IndexRequest,
     result=rag.IndexResult,
-    annotations=_annotations(read_only=False),
+    annotations=REMOVES,
 )
 COLLECTIONS = ToolSpec(
     name="rag_collections",
@@ -86,7 +78,7 @@ COLLECTIONS = ToolSpec(
     description="Every collection with its document and chunk counts, generation and embedding model.",
     request=NoArguments,
     result=rag.CollectionsResult,
-    annotations=_annotations(read_only=True),
+    annotations=PURE,
 )
 DELETE = ToolSpec(
     name="rag_delete",
@@ -97,7 +89,7 @@ DELETE = ToolSpec(
     ),
     request=rag.DeleteRequest,
     result=rag.DeleteResult,
-    annotations=_annotations(read_only=False),
+    annotations=REMOVES,
 )
 
 
@@ -130,11 +122,11 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
         ),
         request=rag.SearchRequest,
         result=rag.SearchResult,
-        # A reranker named by a hub id may be fetched from the hub when downloads are allowed.
-        annotations=_annotations(read_only=True, open_world=state.settings.allow_downloads),
+        annotations=PURE,
     )
     tools.add_long(INDEX, rag_index)
-    tools.add(search, rag_search)
+    # A reranker named by a hub id may be fetched from the hub when downloads are allowed.
+    tools.add(search.opening(state.settings.allow_downloads), rag_search)
     tools.add(COLLECTIONS, rag_collections)
     tools.add(DELETE, rag_delete)
     _register_answer(tools, state, limits)
@@ -183,7 +175,8 @@ def _register_answer(tools: ToolPublisher, state: ServerState, limits: rag.RagLi
         ),
         request=rag.AnswerRequest,
         result=AnswerResult,
-        annotations=_annotations(read_only=True, open_world=True, idempotent=False),
+        annotations=VARIES,
     )
     resolvers = [Resolver("context", context), Resolver("reply", reply, needs=("context",))]
-    tools.add_resolving(spec, rag_answer, resolvers)
+    # The answer comes from the client's LLM: outside this server, whatever the settings.
+    tools.add_resolving(spec.opening(True), rag_answer, resolvers)

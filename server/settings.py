@@ -43,10 +43,12 @@ _SHORT_TOKEN = (
 _DEFAULTS = defaults()
 
 
-def _default(field: str) -> object:
+def _default(field: str) -> int:
     """The domain's default for the limit this settings field sets (defined once, in tools/)."""
     (key,) = [k for k, f in SETTINGS.items() if f == field]
-    return _DEFAULTS[key]
+    value = _DEFAULTS[key]
+    assert isinstance(value, int), (key, value)  # every limit a setting raises is a count or a size
+    return value
 
 
 class SettingsError(ValueError):

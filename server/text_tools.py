@@ -8,9 +8,8 @@ at the next step.
 
 from __future__ import annotations
 
-from mcp.types import ToolAnnotations
-
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
+from genai_mcp.server.annotations import PURE, VARIES
 from genai_mcp.server.limits import build_limits
 from genai_mcp.server.state import ServerState
 from genai_mcp.tools import text
@@ -31,9 +30,7 @@ GENERATE_TEXT = ToolSpec(
     ),
     request=text.GenerateTextRequest,
     result=text.GenerateTextResult,
-    annotations=ToolAnnotations(
-        read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-    ),
+    annotations=VARIES,
 )
 PERPLEXITY = ToolSpec(
     name="perplexity",
@@ -46,9 +43,7 @@ PERPLEXITY = ToolSpec(
     ),
     request=text.PerplexityRequest,
     result=text.PerplexityResult,
-    annotations=ToolAnnotations(
-        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-    ),
+    annotations=PURE,
 )
 
 

@@ -28,10 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import Context, Sample
-from mcp.types import CreateMessageResult, ToolAnnotations
+from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
+from genai_mcp.server.annotations import PURE, VARIES
 from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
 from genai_mcp.server.limits import build_limits
 from genai_mcp.server.rounds import RoundCache
@@ -58,11 +59,6 @@ class DescribeResult(BaseModel):
     )
     description_note: str = Field(description="Why, in words, and which model wrote the description.")
 
-
-# Pure functions of the image and the model; openWorldHint follows the settings (server/adapters.py).
-PURE = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
 
 CLASSIFY = ToolSpec(
     name="classify_image",
@@ -101,9 +97,7 @@ DESCRIBE = ToolSpec(
     ),
     request=vision.DescribeRequest,
     result=DescribeResult,
-    annotations=ToolAnnotations(
-        read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-    ),
+    annotations=VARIES,
 )
 
 
@@ -161,4 +155,5 @@ def _register_describe(tools: ToolPublisher, state: ServerState) -> None:
         )
 
     resolvers = [Resolver("analysis", analysis), Resolver("reply", reply, needs=("analysis",))]
-    tools.add_resolving(DESCRIBE, describe_image, resolvers)
+    # The description comes from the client's LLM: outside this server, whatever the settings.
+    tools.add_resolving(DESCRIBE.opening(True), describe_image, resolvers)

@@ -201,8 +201,8 @@ def test_long_work_reports_progress_from_a_worker_thread_and_content_follows_the
         server, seen = make_server()
         steps: list[tuple[float, float | None, str | None]] = []
 
-        async def on_progress(done: float, total: float | None, message: str | None) -> None:
-            steps.append((done, total, message))
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            steps.append((progress, total, message))
 
         async with Client(server) as client:
             result = await client.call_tool("add_long", {"values": [1, 2]}, progress_callback=on_progress)

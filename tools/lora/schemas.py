@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genai_mcp.tools.models.adapted import ADAPTER_NAME_PATTERN, AdapterName, AdapterRef
+
 __all__ = [
     "ADAPTER_NAME_PATTERN",
     "AdapterInfo",
@@ -29,25 +31,7 @@ LoraTask = Literal["causal-lm", "image-classification"]
 EvalMetric = Literal["perplexity", "accuracy"]
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
-ADAPTER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-AdapterName = Annotated[
-    str,
-    Field(
-        pattern=ADAPTER_NAME_PATTERN,
-        description="Adapter name: 1-64 characters, letters, digits, '.', '_' or '-', starting with a letter or digit.",
-    ),
-]
 MAX_LABEL_CHARS = 100
-
-AdapterRef = Annotated[
-    Annotated[str, Field(pattern=ADAPTER_NAME_PATTERN)] | None,
-    Field(
-        description=(
-            "A LoRA adapter saved by lora_finetune (see the adapters://list resource), merged into its base "
-            "model for this call; `model` may then be left null (it must be the adapter's base if given)."
-        )
-    ),
-]
 
 
 class LabelledImage(BaseModel):

@@ -23,7 +23,9 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
+
+from pydantic import Field
 
 from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.models.bundle import LoadRequest, ModelBundle, module_nbytes
@@ -31,7 +33,35 @@ from genai_mcp.tools.models.cache import ModelCache
 from genai_mcp.tools.models.heads import keeps_head, set_head
 from genai_mcp.tools.models.resolve import ResolvedModel
 
-__all__ = ["AdaptedTask", "SavedAdapter", "SavedAdapters", "load_adapted", "peft_warnings_silenced"]
+__all__ = [
+    "ADAPTER_NAME_PATTERN",
+    "AdaptedTask",
+    "AdapterName",
+    "AdapterRef",
+    "SavedAdapter",
+    "SavedAdapters",
+    "load_adapted",
+    "peft_warnings_silenced",
+]
+
+# How a tool names a saved adapter (tools.lora saves them under these names).
+ADAPTER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+AdapterName = Annotated[
+    str,
+    Field(
+        pattern=ADAPTER_NAME_PATTERN,
+        description="Adapter name: 1-64 characters, letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    ),
+]
+AdapterRef = Annotated[
+    Annotated[str, Field(pattern=ADAPTER_NAME_PATTERN)] | None,
+    Field(
+        description=(
+            "A LoRA adapter saved by lora_finetune (see the adapters://list resource), merged into its base "
+            "model for this call; `model` may then be left null (it must be the adapter's base if given)."
+        )
+    ),
+]
 
 AdaptedTask = Literal["text-generation", "image-classification"]
 _TRAINED_FOR = {"text-generation": "causal-lm", "image-classification": "image-classification"}

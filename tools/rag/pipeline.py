@@ -243,7 +243,12 @@ def search(
 
 
 def _retrieve(
-    request: SearchRequest, store: RagStore, limits: RagLimits, model: str, pool: int, models: ModelCache | None
+    request: SearchRequest,
+    store: RagStore,
+    limits: RagLimits,
+    model: str,
+    pool: int,
+    models: ModelCache | None,
 ) -> tuple[list[tuple[int, float]], dict[int, tuple[int | None, int | None]]]:
     """The mode's best `pool` (chunk id, score) pairs at or above min_score, and hybrid's list ranks."""
     depth = pool if request.mode != "hybrid" else max(4 * pool, 20)

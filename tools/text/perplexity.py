@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from genai_mcp.tools.errors import InvalidInputError
-from genai_mcp.tools.lora.schemas import AdapterRef
+from genai_mcp.tools.models.adapted import AdapterRef
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.text.lm import TextLimits, check_chars, context_length, encode, load_causal_lm
 

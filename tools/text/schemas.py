@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from genai_mcp.tools.lora.schemas import AdapterRef
+from genai_mcp.tools.models.adapted import AdapterRef
 
 __all__ = [
     "MAX_PENALTY",

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genai_mcp.tools.limits import limit
-from genai_mcp.tools.lora.schemas import AdapterRef
+from genai_mcp.tools.models.adapted import AdapterRef
 
 __all__ = [
     "DEFAULT_TEMPLATE",
