@@ -28,7 +28,7 @@ from genai_mcp.server.adapters import ToolPublisher
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.server.state import ServerState
 
-__all__ = ["SERVER_NAME", "create_server", "server_version"]
+__all__ = ["SERVER_NAME", "build_server", "create_server", "server_version"]
 
 SERVER_NAME = "genai-mcp"
 
@@ -49,7 +49,11 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
     With `http=True` and tokens configured, bearer auth is required. Process-wide settings (torch's
     threads) are the serve command's to apply (server/process.py), not this function's.
     """
-    settings = settings or ServerSettings()
+    return build_server(settings or ServerSettings(), http=http)[0]
+
+
+def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPServer[Any], ToolPublisher]:
+    """create_server's server, and the publisher that holds every tool's spec (for tests and docs)."""
     auth_kwargs: dict[str, Any] = {}
     if http and settings.tokens:
         from genai_mcp.server.auth import StaticTokenVerifier, auth_settings
@@ -87,4 +91,4 @@ def create_server(settings: ServerSettings | None = None, *, http: bool = False)
         capability.register(tools, state)
     model_resources.register(server, state)
     output_resources.register(server, state)
-    return server
+    return server, tools

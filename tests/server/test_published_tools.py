@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pydantic_core
 from mcp import Client
 
-from genai_mcp.server.app import create_server
+from genai_mcp.server.app import build_server, create_server
+from genai_mcp.server.limits import live_values
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.tools.limits import render
 
 BEFORE = json.loads((Path(__file__).parents[1] / "data" / "published_tools.json").read_text())
 
@@ -78,3 +81,32 @@ def test_descriptions_quote_the_live_limits(tmp_path: Path) -> None:
     assert "at most 9" in now["rag_search"].description
     assert "At most 5 images per call" in now["classify_image"].description
     assert "default 3" in now["lora_finetune"].input_schema["properties"]["wait_seconds"]["description"]
+
+
+def test_each_tool_publishes_exactly_its_request_model(tmp_path: Path) -> None:
+    """No parameter is written by hand: the published schema is the request model's, rendered."""
+    settings = ServerSettings(data_dir=tmp_path)
+    server, tools = build_server(settings)
+
+    async def main() -> dict[str, Any]:
+        async with Client(server) as client:
+            return {t.name: t.input_schema for t in (await client.list_tools()).tools}
+
+    schemas = anyio.run(main)
+    values = live_values(settings)
+    assert set(tools.specs) == set(schemas)
+    for name, spec in tools.specs.items():
+        model = spec.request.model_json_schema()
+        published = schemas[name]
+        assert set(published["properties"]) == set(model.get("properties", {})), name
+        assert sorted(published.get("required", [])) == sorted(model.get("required", [])), name
+        for param, prop in model.get("properties", {}).items():
+            if "description" in prop:
+                prop = {**prop, "description": render(prop["description"], values)}
+            field = spec.request.model_fields[param]
+            if field.default_factory is not None:  # published with the value the factory makes
+                prop = {
+                    **prop,
+                    "default": pydantic_core.to_jsonable_python(field.get_default(call_default_factory=True)),
+                }
+            assert published["properties"][param] == prop, (name, param)

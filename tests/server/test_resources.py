@@ -12,8 +12,8 @@ from mcp.types import BlobResourceContents, TextResourceContents
 from PIL import Image
 
 from genai_mcp.server.app import create_server
-from genai_mcp.server.state import ServerState
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.server.state import ServerState
 
 
 def test_model_listing_and_cards() -> None:

@@ -253,7 +253,11 @@ def test_bad_inputs_are_clear_errors_and_the_next_call_works(server: MCPServer[A
         ("generate_text", {}, ["exactly one of prompt"]),
         ("generate_text", {"prompt": "x", "model": "no-such/model"}, ["no-such/model", "not in the local"]),
         ("generate_text", {"prompt": "x", "model": str(tmp_path)}, ["config.json"]),
-        ("generate_text", {"prompt": "x", "adapter": "mine"}, ["no adapter named 'mine'", "LoRA fine-tuning makes them"]),
+        (
+            "generate_text",
+            {"prompt": "x", "adapter": "mine"},
+            ["no adapter named 'mine'", "LoRA fine-tuning makes them"],
+        ),
         (
             "generate_text",
             {"prompt": "x", "stop": ["s"] * 17},
