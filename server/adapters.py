@@ -153,8 +153,7 @@ class ToolPublisher:
 
     def _publish(self, spec: ToolSpec[Any, Any], run: Run, resolvers: Sequence[Resolver]) -> None:
         request_model, fields = spec.request, list(spec.request.model_fields)
-        markers = self._markers(spec, resolvers)
-        consumed = {r.name: markers[r.name] for r in resolvers}
+        consumed = self._markers(spec, resolvers)  # resolver name -> its Annotated[..., Resolve]
 
         async def tool(ctx: Context[Any], **kwargs: Any) -> Any:
             with tool_errors():
@@ -163,7 +162,7 @@ class ToolPublisher:
             return self._reply(spec, result)
 
         returns: Any = Annotated[CallToolResult, spec.result] if spec.content else spec.result
-        _sign(tool, spec.name, [*flat_signature(request_model, self.limits)], consumed, returns)
+        _sign(tool, spec.name, flat_signature(request_model, self.limits), consumed, returns)
         self.server.add_tool(
             tool,
             name=spec.name,

@@ -93,6 +93,21 @@ DELETE = ToolSpec(
 )
 
 
+ANSWER = ToolSpec(
+    name="rag_answer",
+    title="Answer a question from a RAG collection (the client's LLM)",
+    description=(
+        "Retrieves the k best chunks (as rag_search, optionally reranked), quotes them as numbered "
+        "passages and asks the client's LLM (MCP sampling) to answer from them only, citing [n]. If "
+        "the client cannot or will not sample, the context and prompt still come back, with answer "
+        "null and answer_status saying why."
+    ),
+    request=rag.AnswerRequest,
+    result=AnswerResult,
+    annotations=VARIES,
+)
+
+
 def register(tools: ToolPublisher, state: ServerState) -> None:
     store, limits, models = state.rag, rag_limits(state), state.models
 
@@ -164,19 +179,6 @@ def _register_answer(tools: ToolPublisher, state: ServerState, limits: rag.RagLi
             prompt=context.prompt,
         )
 
-    spec = ToolSpec(
-        name="rag_answer",
-        title="Answer a question from a RAG collection (the client's LLM)",
-        description=(
-            "Retrieves the k best chunks (as rag_search, optionally reranked), quotes them as numbered "
-            "passages and asks the client's LLM (MCP sampling) to answer from them only, citing [n]. If "
-            "the client cannot or will not sample, the context and prompt still come back, with answer "
-            "null and answer_status saying why."
-        ),
-        request=rag.AnswerRequest,
-        result=AnswerResult,
-        annotations=VARIES,
-    )
     resolvers = [Resolver("context", context), Resolver("reply", reply, needs=("context",))]
     # The answer comes from the client's LLM: outside this server, whatever the settings.
-    tools.add_resolving(spec.opening(True), rag_answer, resolvers)
+    tools.add_resolving(ANSWER.opening(True), rag_answer, resolvers)
