@@ -14,12 +14,16 @@ from starlette.responses import JSONResponse, Response
 
 import genai_mcp
 from genai_mcp.server import (
+    completions,
     diffusion_tools,
+    job_resources,
     job_tools,
     lora_tools,
     metrics_tools,
     model_resources,
     output_resources,
+    prompts,
+    rag_resources,
     rag_tools,
     text_tools,
     vision_tools,
@@ -91,4 +95,8 @@ def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPSe
         capability.register(tools, state)
     model_resources.register(server, state)
     output_resources.register(server, state)
+    job_resources.register(server, state)
+    rag_resources.register(server, state)
+    prompts.register(server, state)
+    completions.register(server, state)  # last: it completes the prompts' and templates' arguments
     return server, tools

@@ -6,6 +6,8 @@
     checkpoints  tiny randomly initialised checkpoints: a DDPM pipeline, a cross-encoder
     host_entries config entries for the host's tests (the callbacks test server, `genai-mcp serve`)
     fake_openai  an OpenAI-compatible chat-completions endpoint on 127.0.0.1
+    workspace    things a server lists: a RAG collection, an output image, a finished LoRA job,
+                 a Hugging Face cache of model repositories
 
 Test modules import from here (`from tests.helpers.results import ok`), never from a conftest
 or from another test module.

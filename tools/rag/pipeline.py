@@ -40,6 +40,7 @@ __all__ = [
     "PROGRESS_CHUNKS",
     "RagLimits",
     "answer_context",
+    "collection_info",
     "delete",
     "index_documents",
     "list_collections",
@@ -287,20 +288,20 @@ def answer_context(
 
 
 def list_collections(store: RagStore) -> CollectionsResult:
-    infos = []
-    for name in store.names():
-        s = store.state(name)
-        infos.append(
-            CollectionInfo(
-                name=name,
-                documents=s.documents,
-                chunks=s.chunks,
-                generation=s.generation,
-                embedding_model=s.model,
-                dimensions=s.dimensions,
-            )
-        )
-    return CollectionsResult(collections=infos)
+    return CollectionsResult(collections=[collection_info(store, name) for name in store.names()])
+
+
+def collection_info(store: RagStore, name: str) -> CollectionInfo:
+    """One collection's counts, generation and embedding model; InvalidInputError if there is none."""
+    s = store.state(name)
+    return CollectionInfo(
+        name=name,
+        documents=s.documents,
+        chunks=s.chunks,
+        generation=s.generation,
+        embedding_model=s.model,
+        dimensions=s.dimensions,
+    )
 
 
 def delete(request: DeleteRequest, store: RagStore) -> DeleteResult:

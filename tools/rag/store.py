@@ -106,6 +106,12 @@ class RagStore:
         with self._read(name) as db:
             return self._state(db, name)
 
+    def documents(self, name: str, limit: int) -> list[tuple[str, int]]:
+        """(document id, chunk count) of at most `limit` documents, by id."""
+        with self._read(name) as db:
+            rows = db.execute("SELECT id, chunks FROM documents ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     def chunks(self, name: str, ids: Sequence[int]) -> dict[int, StoredChunk]:
         with self._read(name) as db:
             marks = ",".join("?" * len(ids))
