@@ -31,6 +31,14 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "invalid arguments: " + "; ".join(lines)
 
 
+# Settings that are off-switches a refusal can point at, with the `genai-mcp serve` flag (if any) that
+# turns each on: their hint says how to start the server with it on.
+SWITCHES: dict[str, str | None] = {
+    "models.allow_downloads": "--allow-downloads",
+    "images.allow_url_fetch": None,
+}
+
+
 def error_text(exc: GenAIError, variables: Mapping[str, str]) -> str:
     """The client-facing text of a domain error; `variables` maps setting keys to variable names."""
     variable = variables.get(exc.setting) if exc.setting else None
@@ -38,6 +46,11 @@ def error_text(exc: GenAIError, variables: Mapping[str, str]) -> str:
         return str(exc)
     if isinstance(exc, LimitExceededError):
         return f"{exc} (raise it with {variable})"
+    if exc.setting in SWITCHES:
+        flag = SWITCHES[exc.setting]
+        how = f"start the server with {flag + ' or ' if flag else ''}{variable}=1"
+        text = str(exc)  # the hint goes before a closing period: "..., or allow downloads (start ...)."
+        return f"{text[:-1]} ({how})." if text.endswith(".") else f"{text} ({how})"
     return f"{exc} (see {variable})"
 
 

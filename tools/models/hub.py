@@ -31,7 +31,8 @@ def hub_snapshot(
     `what` names the model in messages ("model", "reranker", "embedding model"), `argument` is the
     parameter a local directory could be passed as instead, and `note` ends the offline-miss message
     (e.g. which house model serves the task). Raises ModelUnavailableError saying how to fix it;
-    an offline miss carries the setting key "models.allow_downloads".
+    an offline miss carries the setting key "models.allow_downloads" and ends "or allow downloads.",
+    where a server says how it allows them.
     """
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
@@ -43,10 +44,9 @@ def hub_snapshot(
         except LocalEntryNotFoundError:
             where = f" ({cache})" if cache is not None else ""
             raise ModelUnavailableError(
-                f"{what} {repo!r} is not in the local Hugging Face cache{where} and downloads are off. "
-                "Either allow downloads (ModelCache(allow_downloads=True); a server's "
-                "models.allow_downloads setting), or download it on a machine with network access "
-                f"(`hf download {repo}`) and pass its local directory as {argument}.{note}",
+                f"{what} {repo!r} is not in the local Hugging Face cache{where} and downloads are off."
+                f"{note} To use {repo!r}, download it on a machine with network access "
+                f"(`hf download {repo}`) and pass its local directory as {argument}, or allow downloads.",
                 setting="models.allow_downloads",
             ) from None
     try:
