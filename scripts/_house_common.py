@@ -1,8 +1,8 @@
 """Small pieces shared by the house-model training scripts (scripts/train_*.py).
 
 Stable API (other training scripts import it): `write_model_card(out_dir, title, sections)` and
-`write_metrics(out_dir, metrics)`. The rest (timing, seeding, sizes, the --out/--quick convention)
-is here so every script records the same facts the same way.
+`write_metrics(out_dir, metrics)`. The rest (timing, seeding, sizes, the --out/--overwrite-house/--quick
+convention, the card's retraining lines) is here so every script records the same facts the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOUSE_MODELS_DIR = REPO_ROOT / "tools" / "house_models"
+# Where a retrained model goes by default: outside the package and ignored by git, so a run never
+# replaces the shipped weights by accident (--overwrite-house does that on purpose).
+RETRAINED_DIR = REPO_ROOT / "build" / "house-models"
 
 DIGITS_DATA_SECTION = (
     "scikit-learn's `load_digits` (ships inside scikit-learn, no download): 1797 grey 8x8 handwritten "
@@ -73,8 +76,18 @@ def write_metrics(out_dir: str | Path, metrics: Mapping[str, Any]) -> Path:
 
 
 def add_common_args(parser: argparse.ArgumentParser, folder: str) -> None:
-    """--out DIR (default: the house folder) and --quick (a few steps into a temporary folder)."""
-    parser.add_argument("--out", type=Path, default=None, help=f"default: tools/house_models/{folder}")
+    """--out DIR, --overwrite-house, --quick (a few steps into a temporary folder) and --threads."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default: build/house-models/{folder}, outside the package)",
+    )
+    parser.add_argument(
+        "--overwrite-house",
+        action="store_true",
+        help=f"write the shipped model, tools/house_models/{folder}, replacing its tracked weights",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -83,19 +96,56 @@ def add_common_args(parser: argparse.ArgumentParser, folder: str) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
 
-def resolve_out(args: argparse.Namespace, folder: str) -> Path:
-    """The output folder: --out if given; otherwise the house folder, or a temp folder with --quick.
+def _refuse(message: str) -> None:
+    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)  # argparse's code for a usage error
 
-    A quick run never overwrites the shipped model unless --out names the house folder explicitly.
+
+def resolve_out(args: argparse.Namespace, folder: str) -> Path:
+    """The output folder, created: --out if given; the house folder with --overwrite-house; else
+    build/house-models/<folder> (a temp folder with --quick).
+
+    Nothing under tools/house_models/ is written without --overwrite-house: an --out there is
+    refused (exit 2) before anything is trained or written.
     """
+    house = HOUSE_MODELS_DIR / folder
     if args.out is not None:
-        out = Path(args.out)
+        out = Path(args.out).resolve()
+        inside = out == HOUSE_MODELS_DIR or HOUSE_MODELS_DIR in out.parents
+        if inside and not args.overwrite_house:
+            _refuse(
+                f"--out {args.out} is inside tools/house_models/, the shipped models; "
+                f"pass --overwrite-house to replace {house.relative_to(REPO_ROOT)} on purpose"
+            )
+        if args.overwrite_house and out != house:
+            _refuse(f"--overwrite-house writes {house.relative_to(REPO_ROOT)}; --out {args.out} is elsewhere")
+    elif args.overwrite_house:
+        out = house
     elif args.quick:
         out = Path(tempfile.gettempdir()) / "genai-mcp-quick" / folder
     else:
-        out = HOUSE_MODELS_DIR / folder
+        out = RETRAINED_DIR / folder
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def retraining_text(folder: str, command: str) -> str:
+    """The model card's "how to retrain" lines: the command that made it, and where a rerun writes."""
+    return (
+        f"Command (from the repository root): `{command}`\n\n"
+        f"Run as it stands, the script writes `build/house-models/{folder}/` (outside the package; pass "
+        f"its absolute path as `model`); add `--overwrite-house` to replace the shipped weights in "
+        f"`tools/house_models/{folder}/`. {REPRODUCIBILITY}"
+    )
+
+
+# Why a rerun may not give these exact weights, said once for every card.
+REPRODUCIBILITY = (
+    "Runs on one machine repeat bit for bit (the seed is fixed and every random draw is seeded); "
+    "another machine need not: its CPU's vector instructions, another thread count (`--threads`) or "
+    "another torch version order floating-point sums differently, so a retrained model's weights, and "
+    "slightly its held-out figures, differ from these."
+)
 
 
 def command_line() -> str:

@@ -1,6 +1,7 @@
 """Train the house CLIP (house/clip-digits) on scikit-learn's digits and caption templates, on CPU.
 
-    python scripts/train_clip.py           # ~2-3 min on 2 cores; writes tools/house_models/clip-digits
+    python scripts/train_clip.py           # ~2-3 min on 2 cores; writes build/house-models/clip-digits
+    python scripts/train_clip.py --overwrite-house  # replaces the shipped tools/house_models/clip-digits
     python scripts/train_clip.py --quick --out /tmp/clip   # a few steps, seconds (tests)
 
 The tokenizer is a CLIPTokenizer whose BPE merges are learnt here, deterministically, from the training
@@ -329,7 +330,7 @@ def write_card(out: Any, m: dict[str, Any]) -> None:
                 "places:\n\n" + seen
             ),
             "Training": (
-                f"Command (from the repository root): `{m['command']}`\n\n"
+                common.retraining_text(FOLDER, m["command"]) + "\n\n"
                 f"Seed {m['seed']}; {m['steps']} optimizer steps; "
                 f"training time {m['train_seconds']} s on CPU, "
                 "one torch thread (2 cores shared with other work).\n\n"

@@ -1,6 +1,7 @@
 """Train the house diffusion model (house/ddpm-digits): an unconditional DDPM of 16x16 grey digits, on CPU.
 
-    python scripts/train_ddpm.py           # ~25 min on 2 shared cores; writes tools/house_models/ddpm-digits
+    python scripts/train_ddpm.py           # ~25 min on 2 shared cores; writes build/house-models/ddpm-digits
+    python scripts/train_ddpm.py --overwrite-house  # replaces the shipped tools/house_models/ddpm-digits
     python scripts/train_ddpm.py --quick --out /tmp/ddpm   # a few steps, seconds (tests)
 
 Writes the DDPMPipeline layout (model_index.json, unet/, scheduler/) holding the EMA weights, a model
@@ -302,7 +303,7 @@ def write_card(out: Path, m: dict[str, Any]) -> None:
             ),
             "Data": common.DIGITS_DATA_SECTION + " The model trains on the 1437 training digits only.",
             "Training": (
-                f"Command (from the repository root): `{m['command']}`\n\n"
+                common.retraining_text(FOLDER, m["command"]) + "\n\n"
                 f"Seed {m['seed']}; {m['steps']} optimizer steps; training time {m['train_seconds']} s on "
                 "CPU, one torch thread (2 cores shared with other work). "
                 f"Final smoothed loss {m['final_loss_smoothed']}.\n\n{hp}\n\n"

@@ -1,6 +1,7 @@
 """Train the house causal LM: a tiny GPT-2 with its own byte-level BPE, on Python's documentation.
 
-    .venv/bin/python scripts/train_gpt2.py                 # the shipped model, tools/house_models/gpt2-pydocs
+    .venv/bin/python scripts/train_gpt2.py                 # ~25 min; writes build/house-models/gpt2-pydocs
+    .venv/bin/python scripts/train_gpt2.py --overwrite-house   # replaces the shipped tools/house_models/gpt2-pydocs
     .venv/bin/python scripts/train_gpt2.py --quick --out DIR   # a few steps on a slice (seconds), for tests
 
 Data: the committed snapshot scripts/data/pydocs-corpus.txt.gz (see scripts/build_pydocs_corpus.py)
@@ -30,6 +31,7 @@ from _house_common import (
     folder_bytes,
     human_bytes,
     resolve_out,
+    retraining_text,
     seed_everything,
     stopwatch,
     weights_bytes,
@@ -333,7 +335,7 @@ def write_card(out: Path, m: dict[str, Any], h: Hyper, history: list[tuple[int, 
                 f"- final training loss {m['final_train_loss']:.3f} (mean of the last logging interval)"
             ),
             "Training": (
-                f"Command (from the repository root): `{m['command']}`\n\n"
+                retraining_text(FOLDER, m["command"]) + "\n\n"
                 f"- {h.steps} steps x {h.batch_size} windows x {h.n_positions} tokens = "
                 f"{m['tokens_seen']:,} tokens ({m['epochs']} epochs of {m['train_tokens']:,} training tokens)\n"
                 f"- AdamW lr {h.lr}, betas {h.betas}, weight decay {h.weight_decay} (matrices and "

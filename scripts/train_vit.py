@@ -1,6 +1,7 @@
 """Train the house ViT digit classifier (house/vit-digits) on scikit-learn's digits, on CPU.
 
-    python scripts/train_vit.py            # ~1.5 min on 2 cores; writes tools/house_models/vit-digits
+    python scripts/train_vit.py            # ~2.5 min on 2 cores; writes build/house-models/vit-digits
+    python scripts/train_vit.py --overwrite-house   # replaces the shipped tools/house_models/vit-digits
     python scripts/train_vit.py --quick --out /tmp/vit   # a few steps, seconds (tests)
 
 Writes a save_pretrained folder (model.safetensors, config.json, preprocessor_config.json), a model
@@ -175,7 +176,7 @@ def write_card(out: Any, m: dict[str, Any]) -> None:
             ),
             "Data": common.DIGITS_DATA_SECTION,
             "Training": (
-                f"Command (from the repository root): `{m['command']}`\n\n"
+                common.retraining_text(FOLDER, m["command"]) + "\n\n"
                 f"Seed {m['seed']}; {m['epochs']} epochs, {m['steps']} optimizer steps; "
                 f"training time {m['train_seconds']} s on CPU, one torch thread "
                 f"(2 cores shared with other work).\n\n{hp}\n\nEnvironment:\n\n"
