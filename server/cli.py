@@ -54,6 +54,16 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument(
         "--allow-downloads", action="store_true", default=None, help="allow Hugging Face hub downloads"
     )
+    # The default model of each task: a hub id, a local directory or a house name.
+    for flag, what in (
+        ("classifier", "image classifier (default house/vit-digits)"),
+        ("zero-shot", "CLIP-style zero-shot model (default house/clip-digits)"),
+        ("text", "causal LM (default house/gpt2-pydocs)"),
+        ("diffusion", "UNet2DModel + scheduler checkpoint (default house/ddpm-digits)"),
+        ("embedding", "sentence embedder of new RAG collections (default all-MiniLM-L6-v2)"),
+        ("reranker", "cross-encoder for RAG searches that name none (default: none)"),
+    ):
+        p.add_argument(f"--{flag}-model", metavar="MODEL", help=f"default {what}")
 
 
 def build_parser() -> argparse.ArgumentParser:

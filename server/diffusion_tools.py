@@ -63,7 +63,7 @@ SAMPLE = ToolSpec(
     title="Sample images (diffusion)",
     description=(
         "Generate images from pure Gaussian noise with a diffusion model (any diffusers UNet2DModel + "
-        "scheduler checkpoint; default house/ddpm-digits, 16x16 handwritten digits): one model call and "
+        "scheduler checkpoint; default {models.diffusion_brief}): one model call and "
         "one scheduler step per denoising step. At most {diffusion.max_num_images} images and "
         "{diffusion.max_steps} steps per call. Returns a preview grid, a resource link per full-size PNG, "
         "and the seed, scheduler, steps and elapsed time; progress per step when requested."

@@ -4,7 +4,9 @@ tools/ names each limit by a key (`text.max_new_tokens`; tools/limits.py) and de
 there; nothing in tools/ knows how an operator sets it. Here each key maps to the ServerSettings
 field that sets it, whose environment variable is GENAI_MCP_<FIELD>. From this table the server
 builds the domain's limits objects, renders `{key}` placeholders in tool descriptions with the
-live values, and names the variable in a refusal (server/errors.py).
+live values, and names the variable in a refusal (server/errors.py). The default model of each
+task is a setting too (`models.text` -> text_model, GENAI_MCP_TEXT_MODEL); descriptions name the
+defaults in force through the domain's placeholders (tools/models/defaults.py).
 """
 
 from __future__ import annotations
@@ -13,10 +15,19 @@ import dataclasses
 from typing import Any, TypeVar
 
 from genai_mcp.tools.limits import limit_keys
+from genai_mcp.tools.models.defaults import DEFAULT_MODEL_KEYS, default_model_texts
 
 ENV_PREFIX = "GENAI_MCP_"
 
-__all__ = ["ENV_PREFIX", "SETTINGS", "VARIABLES", "build_limits", "live_values", "variable"]
+__all__ = [
+    "ENV_PREFIX",
+    "SETTINGS",
+    "VARIABLES",
+    "build_limits",
+    "chosen_defaults",
+    "live_values",
+    "variable",
+]
 
 
 # setting key -> ServerSettings field
@@ -48,6 +59,13 @@ SETTINGS: dict[str, str] = {
     "models.allow_downloads": "allow_downloads",
     "models.device": "device",
     "rag.device": "rag_device",
+    # the default model of each task (None: the built-in one)
+    "models.classifier": "classifier_model",
+    "models.zero_shot": "zero_shot_model",
+    "models.text": "text_model",
+    "models.diffusion": "diffusion_model",
+    "models.embedding": "embedding_model",
+    "models.reranker": "reranker_model",
     # the server's own, quoted in tool descriptions
     "server.lora_wait_seconds": "lora_wait_seconds",
     "server.preview_max_bytes": "preview_max_bytes",
@@ -64,9 +82,17 @@ VARIABLES: dict[str, str] = {key: variable(field) for key, field in SETTINGS.ite
 T = TypeVar("T")
 
 
+def chosen_defaults(settings: Any) -> dict[str, str]:
+    """{task: model} for each task whose default model `settings` choose (the others keep theirs)."""
+    chosen = {task: getattr(settings, SETTINGS[key]) for task, key in DEFAULT_MODEL_KEYS.items()}
+    return {task: model for task, model in chosen.items() if model is not None}
+
+
 def live_values(settings: Any) -> dict[str, object]:
-    """Every key's value under `settings`, as `{key}` placeholders render it (20.0 s reads "20")."""
+    """Every key's value under `settings`, as `{key}` placeholders render it (20.0 s reads "20"); the
+    default-model keys give the models in force and the words descriptions use for them."""
     values = {key: getattr(settings, field) for key, field in SETTINGS.items()}
+    values.update(default_model_texts(chosen_defaults(settings)))
     return {key: f"{v:g}" if isinstance(v, float) else v for key, v in values.items()}
 
 

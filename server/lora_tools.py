@@ -86,8 +86,8 @@ class FinetuneResult(BaseModel):
 
 SPEC_TEXT = (
     "Train a LoRA adapter (low-rank update W + (alpha/r)·A·B; the base weights stay frozen) for a causal "
-    "LM (task causal-lm, default house/gpt2-pydocs) on texts, or an image classifier (task "
-    "image-classification, default house/vit-digits) on labelled images. The user confirms the plan "
+    "LM (task causal-lm, default {models.text}) on texts, or an image classifier (task "
+    "image-classification, default {models.classifier}) on labelled images. The user confirms the plan "
     "(trainable parameters, steps, estimated time) first; clients that cannot ask must pass confirm=true. "
     "One job trains at a time. Waits up to wait_seconds, reporting progress, then returns the result "
     "(held-out loss and perplexity/accuracy before and after) or a job handle for job_status. Use the "

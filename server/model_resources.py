@@ -1,4 +1,5 @@
-"""MCP resources about models: the house models, what is loaded now, and each model card."""
+"""MCP resources about models: the house models, the default model of each task, what is loaded now,
+and each house model's card."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
+from genai_mcp.server.limits import SETTINGS, VARIABLES
 from genai_mcp.server.state import ServerState
 from genai_mcp.tools.house import HOUSE_MODELS
+from genai_mcp.tools.models.defaults import DEFAULT_MODEL_KEYS
 
 __all__ = ["register"]
 
@@ -27,18 +30,37 @@ def _house_listing() -> list[dict[str, Any]]:
     ]
 
 
+def _defaults_listing(state: ServerState) -> list[dict[str, Any]]:
+    """Per task: the model calls that name none get, the variable that chooses it, whether the
+    operator did, and what the start-up check found wrong with it (null: nothing)."""
+    return [
+        {
+            "task": task,
+            "model": model,
+            "setting": VARIABLES[DEFAULT_MODEL_KEYS[task]],
+            "chosen": getattr(state.settings, SETTINGS[DEFAULT_MODEL_KEYS[task]]) is not None,
+            "problem": state.default_problems.get(task),
+        }
+        for task, model in state.default_models.items()
+    ]
+
+
 def register(server: MCPServer[Any], state: ServerState) -> None:
     @server.resource(
         "models://list",
         name="models",
-        title="Models: house models and what is loaded",
-        description="The house models (defaults of each tool) and the models loaded in this process now.",
+        title="Models: house models, defaults and what is loaded",
+        description=(
+            "The house models, the default model of each task (the operator's choice or the built-in "
+            "one, with the variable that sets it) and the models loaded in this process now."
+        ),
         mime_type="application/json",
     )
     def models_list() -> str:
         return json.dumps(
             {
                 "house": _house_listing(),
+                "defaults": _defaults_listing(state),
                 "loaded": [info.as_dict() for info in state.models.loaded()],
                 "device_default": state.settings.device,
                 "downloads_allowed": state.settings.allow_downloads,

@@ -60,7 +60,7 @@ INDEX = ToolSpec(
     title="Index documents into a RAG collection",
     description=(
         "Chunks documents (inline text, or files under the server's roots: " + _SUFFIXES + "), embeds "
-        "each chunk (default all-MiniLM-L6-v2, 384-d, mean pooling) and stores it in the collection "
+        "each chunk (default {models.embedding_about}, mean pooling) and stores it in the collection "
         "(FAISS for vectors, SQLite FTS5 for keywords); the collection is created on first use. "
         "Chunk sizes count the embedding model's tokens; MiniLM reads 254 per chunk and embeds a "
         "longer chunk from its start (counted in truncated_chunks). "
@@ -131,7 +131,8 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
             "(reciprocal rank fusion, k=60; default), with scores and, for hybrid, each list's rank. "
             "Optionally a reranker (a cross-encoder checkpoint: local folder, or hub id in the local "
             "cache) rescores the mode's best `candidates` hits (default max(20, 4*k)) and the k best of "
-            "its score are returned; by default none is applied, and the result says which. k at most "
+            "its score are returned; by default {models.reranker} is applied, and the result says "
+            "which. k at most "
             f"{{rag.max_k}}, candidates at most {4 * limits.max_k}, query at most "
             "{rag.max_query_chars} chars."
         ),

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -96,6 +97,29 @@ class ServerSettings(BaseModel):
     cache_max_bytes: int = Field(4 * 2**30, ge=1, description="Bytes of loaded weights kept in memory")
     torch_threads: int | None = Field(
         None, ge=1, description="CPU threads torch uses per operation (default: torch's, one per core)"
+    )
+
+    # The default model of each task, for calls that name none: a hub id, a local directory or a
+    # house name; None keeps the built-in one. One that cannot be used is reported at start-up and
+    # by the calls that need it; the server still serves everything else.
+    classifier_model: str | None = Field(
+        None, description="Default image classifier (classify_image, describe_image); house/vit-digits"
+    )
+    zero_shot_model: str | None = Field(
+        None, description="Default CLIP-style model (zero_shot_classify, describe_image); house/clip-digits"
+    )
+    text_model: str | None = Field(
+        None, description="Default causal LM (generate_text, perplexity, LoRA causal-lm); house/gpt2-pydocs"
+    )
+    diffusion_model: str | None = Field(
+        None, description="Default UNet2DModel + scheduler (sample_images, denoise_image); house/ddpm-digits"
+    )
+    embedding_model: str | None = Field(
+        None,
+        description="Sentence embedder of new RAG collections (existing ones keep theirs); all-MiniLM-L6-v2",
+    )
+    reranker_model: str | None = Field(
+        None, description="Cross-encoder rag_search / rag_answer use when a call names none; none"
     )
 
     # Files
@@ -190,6 +214,25 @@ class ServerSettings(BaseModel):
                 context = {"token": f"token #{i}", "limit": MIN_TOKEN_LENGTH}
                 raise PydanticCustomError("token_too_short", _SHORT_TOKEN, context)
         return tokens
+
+    @field_validator(
+        "classifier_model",
+        "zero_shot_model",
+        "text_model",
+        "diffusion_model",
+        "embedding_model",
+        "reranker_model",
+        mode="before",
+    )
+    @classmethod
+    def _model_or_none(cls, value: Any, info: ValidationInfo) -> Any:
+        # Checked when the server starts (a log line) and on use (a tool error), never refused here:
+        # a default that cannot load must not keep the other tools from being served.
+        if isinstance(value, str):
+            value = value.strip()
+            no_reranker = info.field_name == "reranker_model" and value.lower() == "none"
+            return None if not value or no_reranker else value
+        return value
 
     @model_validator(mode="after")
     def _outputs_outlive_a_call(self) -> ServerSettings:

@@ -2,26 +2,30 @@
 
 Built from settings without touching disk or starting threads, so creating a server is cheap and
 two servers in one process (tests, benchmarks) share nothing. `running()` is the server's
-lifespan: start-up clean-up when the first session opens, and on the last one closing, training
-stops at its next step (no half-written adapter is left). In memory a lifespan runs per Client,
-over stdio and HTTP once per process; it is reference-counted so either way works.
+lifespan: start-up clean-up and a check of the operator's default models (one warning line naming
+those that cannot be used; the server serves the rest) when the first session opens, and on the
+last one closing, training stops at its next step (no half-written adapter is left). In memory a
+lifespan runs per Client, over stdio and HTTP once per process; it is reference-counted so either
+way works.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import anyio.to_thread
 
-from genai_mcp.server.limits import build_limits, live_values
+from genai_mcp.server.limits import VARIABLES, build_limits, chosen_defaults, live_values
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.tools.errors import GenAIError
 from genai_mcp.tools.images import ImageLimits, ImagePolicy
 from genai_mcp.tools.lora.jobs import JobLimits, JobManager
 from genai_mcp.tools.lora.store import AdapterStore
-from genai_mcp.tools.models import ModelCache
+from genai_mcp.tools.models import TASKS, ModelCache
+from genai_mcp.tools.models.defaults import DEFAULT_MODEL_KEYS
 from genai_mcp.tools.outputs import OutputLimits, OutputStore
 from genai_mcp.tools.rag.store import RagStore
 
@@ -43,6 +47,8 @@ class ServerState:
     jobs: JobManager
     images: ImagePolicy
     limits: dict[str, object] = field(default_factory=dict)  # setting key -> live value
+    # task -> why its chosen default model cannot be used, found by the start-up check
+    default_problems: dict[str, str] = field(default_factory=dict)
     _sessions: int = 0
 
     @classmethod
@@ -52,6 +58,7 @@ class ServerState:
             max_bytes=settings.cache_max_bytes,
             allow_downloads=settings.allow_downloads,
             device=settings.device,
+            defaults=chosen_defaults(settings),
         )
         outputs = OutputStore(
             settings.outputs_dir,
@@ -79,9 +86,36 @@ class ServerState:
             limits=live_values(settings),
         )
 
+    @property
+    def default_models(self) -> dict[str, str | None]:
+        """{task: the model calls that name none get (None: none, the reranker's default)}: the
+        operator's choices, else the built-in defaults. Tasks: tools.models.defaults.DEFAULT_MODEL_KEYS."""
+        return self.models.defaults_in_force()
+
+    def check_default_models(self) -> dict[str, str]:
+        """{task: why its chosen default cannot be used} for the operator's choices, read from their
+        files (no weights are loaded; hub ids only from the local cache). Blocking: run it in a thread."""
+        from genai_mcp.tools.rag import embed, rerank
+
+        checks: dict[str, Callable[[], None]] = {
+            embed.TASK: lambda: embed.check_default(self.models),
+            rerank.TASK: lambda: rerank.check_default(self.models),
+        }
+        problems = {}
+        for task in self.models.defaults:
+            try:
+                if task in TASKS:
+                    self.models.check_default(task)
+                else:
+                    checks[task]()
+            except GenAIError as exc:  # a chosen default's error wraps what is wrong with it
+                problems[task] = " ".join(str(exc.__cause__ or exc).split())
+        return problems
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[ServerState]:
-        """The lifespan: clean up after a killed process on the way in, stop training on the way out."""
+        """The lifespan: clean up after a killed process and check the default models on the way in,
+        stop training on the way out."""
         self._sessions += 1
         if self._sessions == 1:
             self.jobs.open()
@@ -89,9 +123,25 @@ class ServerState:
             removed = await anyio.to_thread.run_sync(self.adapters.clean_stale)
             if removed:
                 logger.info("removed %d stale adapter temp folder(s)", removed)
+            if self.models.defaults:
+                self.default_problems = await anyio.to_thread.run_sync(self.check_default_models)
+                if self.default_problems:
+                    logger.warning("%s", _unavailable_defaults(self.models.defaults, self.default_problems))
         try:
             yield self
         finally:
             self._sessions -= 1
             if self._sessions == 0:
                 await anyio.to_thread.run_sync(self.jobs.close)
+
+
+def _unavailable_defaults(chosen: dict[str, str], problems: dict[str, str]) -> str:
+    """One line for the start-up log: which chosen defaults cannot be used, and why."""
+    # e.g. GENAI_MCP_TEXT_MODEL='org/lm': 'org/lm' is not in the local Hugging Face cache and ...
+    each = "; ".join(
+        f"{VARIABLES[DEFAULT_MODEL_KEYS[task]]}={chosen[task]!r}: {why}" for task, why in problems.items()
+    )
+    return (
+        f"default model(s) unavailable, the tools that use them will fail until fixed (the rest are "
+        f"served): {each}"
+    )

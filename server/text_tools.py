@@ -22,7 +22,7 @@ GENERATE_TEXT = ToolSpec(
     name="generate_text",
     title="Generate text (causal LM)",
     description=(
-        "Continue a prompt, or answer chat messages, with a causal language model (house/gpt2-pydocs "
+        "Continue a prompt, or answer chat messages, with a causal language model ({models.text} "
         "by default, or any local/cached Hugging Face causal LM). Greedy at temperature 0, else "
         "sampling with top-k / top-p / repetition penalty and a reproducible seed; optional stop "
         "strings. Returns the completion, token counts, finish reason (length, stop, eos, cancelled) "
@@ -37,7 +37,7 @@ PERPLEXITY = ToolSpec(
     title="Perplexity (language-model evaluation metric)",
     description=(
         "Evaluation metric: perplexity of a text under a causal language model, exp of the mean "
-        "negative log-likelihood per token (house/gpt2-pydocs by default). Texts longer than the "
+        "negative log-likelihood per token ({models.text} by default). Texts longer than the "
         "model's context are scored with a sliding window (stride tokens apart), each token once. "
         "Returns perplexity, mean NLL (nats) and the number of tokens scored."
     ),

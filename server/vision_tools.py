@@ -65,8 +65,8 @@ CLASSIFY = ToolSpec(
     title="Classify images (ViT or any image classifier)",
     description=(
         "Top-k labels with softmax probabilities for one image or a batch (one forward pass), from any "
-        "Hugging Face image-classification checkpoint; default house/vit-digits (handwritten digits 0-9, "
-        "bright ink on dark). At most {vision.max_batch} images per call. Returns the model used and "
+        "Hugging Face image-classification checkpoint; default {models.classifier_about}. At most "
+        "{vision.max_batch} images per call. Returns the model used and "
         "timing in ms (load, decode, preprocess, forward)."
     ),
     request=vision.ClassifyRequest,
@@ -79,8 +79,7 @@ ZERO_SHOT = ToolSpec(
     description=(
         "Probability of every candidate label for each image with a CLIP-style model: softmax over the "
         "labels of logit_scale * cosine(image, text); several templates are averaged (prompt ensembling). "
-        "Default model house/clip-digits (digits; try labels 'zero'..'nine' with the template 'a photo of "
-        "the digit {}'). Returns the best label per image and timing in ms."
+        "Default model {models.zero_shot_about}. Returns the best label per image and timing in ms."
     ),
     request=vision.ZeroShotRequest,
     result=vision.ZeroShotResult,

@@ -37,6 +37,13 @@ OTHER_KEYS: tuple[str, ...] = (
     "models.allow_downloads",  # hub ids not in the local cache may be fetched
     "models.device",  # where models run (RagLimits.model_device)
     "rag.device",  # where the RAG models run, if not models.device (RagLimits.device)
+    # the default model of each task, when a call names none (tools/models/defaults.py)
+    "models.classifier",
+    "models.zero_shot",
+    "models.text",
+    "models.diffusion",
+    "models.embedding",
+    "models.reranker",
 )
 """Settings that errors name (GenAIError.setting) but that no limits class declares with a default:
 their values (folders, switches, devices) are the caller's to give."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from genai_mcp.tools import diffusion, lora, rag, text, vision
 from genai_mcp.tools.errors import GenAIError, LimitExceededError
 from genai_mcp.tools.limits import KEY_PATTERN, OTHER_KEYS, defaults, limit, limit_keys, render
+from genai_mcp.tools.models.defaults import DEFAULT_TEXT_KEYS, default_model_texts
 from genai_mcp.tools.text import TextLimits
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
@@ -102,18 +103,19 @@ def test_request_descriptions_quote_limits_only_by_known_placeholder() -> None:
         lora.LoraRequest,
     ]
     placeholders = set()
+    values = {**defaults(), **default_model_texts({})}  # limits, and the built-in default models
     for model in requests:
         for description in _described(model):
             assert "GENAI_MCP" not in description, (model.__name__, description)
             placeholders |= set(re.findall(r"\{(" + KEY_PATTERN + r")\}", description))
-            render(description, defaults())  # every placeholder has a value
+            render(description, values)  # every placeholder has a value
     assert {"text.max_new_tokens", "text.max_stop_strings", "text.max_text_chars"} <= placeholders
     max_new = text.GenerateTextRequest.model_fields["max_new_tokens"].description or ""
     assert render(max_new, defaults()).startswith("Most tokens to generate (server cap: 1024).")
 
 
 def test_tools_name_no_environment_variable_and_only_known_keys() -> None:
-    known = set(defaults()) | set(OTHER_KEYS)
+    known = set(defaults()) | set(OTHER_KEYS) | set(DEFAULT_TEXT_KEYS)
     for path in sorted(TOOLS.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         assert "GENAI_MCP_" not in source, path

@@ -59,8 +59,7 @@ SEED_DOC = (
 )
 MODEL_DOC = (
     "A diffusers UNet2DModel checkpoint with its scheduler (a DDPMPipeline folder, the layout of "
-    "google/ddpm-cifar10-32): a local directory or a Hugging Face id. Omitted: house/ddpm-digits "
-    "(16x16 greyscale handwritten digits)"
+    "google/ddpm-cifar10-32): a local directory or a Hugging Face id. Omitted: {models.diffusion_about}"
 )
 SCHEDULER_DOC = (
     "Sampler, built from the checkpoint's own noise schedule: ddpm (ancestral, the training chain), ddim "

@@ -65,8 +65,8 @@ class LoraRequest(BaseModel):
     base_model: str | None = Field(
         None,
         description=(
-            "Checkpoint to adapt: a house model, a local directory or a cached hub id; null for the house "
-            "default of the task (house/gpt2-pydocs, house/vit-digits)."
+            "Checkpoint to adapt: a house model, a local directory or a cached hub id; null for the "
+            "{models.lora_about}."
         ),
     )
     name: AdapterName | None = Field(

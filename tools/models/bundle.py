@@ -25,6 +25,8 @@ class LoadRequest:
     # What tells two versions of the same id apart (a re-saved adapter); "" for checkpoints. A new
     # revision replaces the entry of the old one.
     revision: str = ""
+    # The model the task's calls that name none get (for messages: "with no model, ... uses it").
+    default_model: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:

@@ -10,6 +10,11 @@ alone rather than reloaded on every call. A new revision of an id (an adapter sa
 its name) replaces the entry of the old one. Two threads asking for the same missing key share one
 load (the second waits for the first); loads of other keys run alongside it. A failed load leaves
 nothing behind: the next call tries again.
+
+A call that names no model gets the task's default: the operator's choice (`defaults`, one model per
+task, see defaults.py) or else the built-in one. A chosen default that cannot be used fails with an
+error carrying the key of the setting that chose it; `check_default` finds that out at start-up from
+the files alone, without loading weights.
 """
 
 from __future__ import annotations
@@ -18,13 +23,20 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.errors import InvalidInputError, ModelUnavailableError
 from genai_mcp.tools.models.bundle import LoadedInfo, LoadRequest, ModelBundle
+from genai_mcp.tools.models.defaults import (
+    DEFAULT_MODEL_KEYS,
+    builtin_default,
+    default_unavailable,
+    folder_problem,
+)
 from genai_mcp.tools.models.resolve import (
     ResolvedModel,
     resolve_device,
@@ -70,7 +82,9 @@ class ModelCache:
     local Hugging Face cache (`hub_cache_dir`, default HF_HUB_CACHE). `local_roots`, when given,
     confines local model directories to those folders. `loader` is the function `get` turns a
     LoadRequest into a ModelBundle with (the real one uses from_pretrained; tests may count calls).
-    Each cache is its own: two servers in one process each hold one.
+    `defaults` {task: model id or directory} are the models calls that name none get (tasks of
+    DEFAULT_MODEL_KEYS; others keep their built-in defaults). Each cache is its own: two servers in
+    one process each hold one.
     """
 
     def __init__(
@@ -83,7 +97,14 @@ class ModelCache:
         local_roots: Sequence[str | Path] | None = None,
         hub_cache_dir: str | Path | None = None,
         loader: Loader | None = None,
+        defaults: Mapping[str, str] | None = None,
     ) -> None:
+        unknown = sorted(set(defaults or {}) - set(DEFAULT_MODEL_KEYS))
+        if unknown:
+            raise InvalidInputError(
+                f"no default model can be chosen for {', '.join(unknown)}; tasks: {', '.join(DEFAULT_MODEL_KEYS)}"
+            )
+        self.defaults: dict[str, str] = dict(defaults or {})
         self._lock = threading.Lock()
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
         self._flights: dict[Key, _Flight] = {}
@@ -130,15 +151,74 @@ class ModelCache:
         cannot be found or is not a checkpoint for `task`; the message says how to fix it.
         """
         checked_task = resolve_task(task)
-        return self.load(
-            checked_task, self.resolve(checked_task, model), self._loader, device=device, dtype=dtype
-        )
+        dev = resolve_device(device or self.device)  # a bad device is the caller's, not the default's
+        with self.using_default(checked_task, model) as name:
+            return self.load(
+                checked_task, self.resolve(checked_task, name), self._loader, device=dev, dtype=dtype
+            )
 
     def resolve(self, task: str, model: str | None) -> ResolvedModel:
-        """`model` checked and classified: a house name serving `task` (None: its house default), a
+        """`model` checked and classified: a house name serving `task` (None: the task's default), a
         directory (within `local_roots` when set) or a hub id. Nothing is loaded."""
         roots = None if self.local_roots is None else [Path(r) for r in self.local_roots]
-        return resolve_model(task, model, local_roots=roots)
+        return resolve_model(task, self.default(task) if model is None else model, local_roots=roots)
+
+    def default(self, task: str) -> str | None:
+        """The model a call to `task` that names none gets: the chosen default, else the built-in one
+        (None: none, as for rerankers, or a task without defaults)."""
+        if task in self.defaults:
+            return self.defaults[task]
+        return builtin_default(task) if task in DEFAULT_MODEL_KEYS else None
+
+    def defaults_in_force(self) -> dict[str, str | None]:
+        """{task: its default model (None: none)} for every task of DEFAULT_MODEL_KEYS."""
+        return {task: self.default(task) for task in DEFAULT_MODEL_KEYS}
+
+    @contextmanager
+    def using_default(self, task: str, model: str | None) -> Iterator[str | None]:
+        """`model`, or (None) the task's default; while the block resolves and loads a chosen default,
+        its failures become default_unavailable errors, which name it and its setting key."""
+        if model is not None or task not in self.defaults:
+            yield self.default(task) if model is None else model
+            return
+        chosen = self.defaults[task]
+        try:
+            yield chosen
+        except (InvalidInputError, ModelUnavailableError) as exc:
+            raise default_unavailable(task, chosen, exc) from exc
+
+    def check(self, task: str, model: ResolvedModel, problem: Callable[[Path], str | None]) -> None:
+        """Whether `model` can serve `task`, judged without loading weights: `problem(folder)` reads
+        the files of its folder (a house or local directory, or its snapshot in the local Hugging
+        Face cache). ModelUnavailableError when it says what is wrong, or when a hub id is not in
+        the local cache and downloads are off; a hub id that downloads would fetch passes."""
+        from genai_mcp.tools.models.hub import cached_snapshot
+
+        if model.source == "hub":
+            cache_dir = None if self.hub_cache_dir is None else os.fspath(self.hub_cache_dir)
+            folder = cached_snapshot(model.model_id, cache_dir)
+            if folder is None:
+                if self.allow_downloads:
+                    return  # fetched on first use
+                where = f" ({cache_dir})" if cache_dir is not None else ""
+                raise ModelUnavailableError(
+                    f"{model.model_id!r} is not in the local Hugging Face cache{where} and downloads are off",
+                    setting="models.allow_downloads",
+                )
+        else:
+            folder = Path(model.ref)
+        found = problem(folder)
+        if found is not None:
+            raise ModelUnavailableError(f"{model.model_id} {found}")
+
+    def check_default(self, task: str) -> None:
+        """check() of the default of checkpoint task `task` (TASKS); a chosen default's failure is a
+        default_unavailable error."""
+        checked_task = resolve_task(task)
+        with self.using_default(checked_task, None) as name:
+            self.check(
+                checked_task, self.resolve(checked_task, name), lambda f: folder_problem(checked_task, f)
+            )
 
     def load(
         self,
@@ -167,6 +247,7 @@ class ModelCache:
             allow_downloads=self.allow_downloads,
             hub_cache_dir=None if self.hub_cache_dir is None else os.fspath(self.hub_cache_dir),
             revision=revision,
+            default_model=self.default(task),
         )
         return self._get_or_load(request, loader)
 

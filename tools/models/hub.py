@@ -1,6 +1,7 @@
 """Hugging Face hub access: a hub id becomes a local snapshot folder, the one way every loader gets one.
 
     hub_snapshot(request, what="model", argument="model", note="") -> Path
+    cached_snapshot(repo, cache_dir) -> Path | None     the local cache only, never the network
 
 Downloads off (`request.allow_downloads` False): the snapshot comes from the local Hugging Face
 cache only (`request.hub_cache_dir`, None: the library's default, HF_HUB_CACHE), and a miss fails
@@ -16,7 +17,7 @@ from pathlib import Path
 from genai_mcp.tools.errors import ModelUnavailableError
 from genai_mcp.tools.models.bundle import LoadRequest
 
-__all__ = ["hub_snapshot"]
+__all__ = ["cached_snapshot", "first_line", "hub_snapshot"]
 
 # Files worth fetching for a checkpoint: configs, tokenizers, weights; never other formats' copies.
 _CONFIG_PATTERNS = ["*.json", "*.txt", "*.model", "*.tiktoken"]
@@ -75,6 +76,18 @@ def hub_snapshot(
             f"and pass its local directory as {argument}"
         ) from exc
     return folder
+
+
+def cached_snapshot(repo: str, cache_dir: str | None) -> Path | None:
+    """The folder of hub id `repo` in the local Hugging Face cache (`cache_dir`, None: the library's
+    default), or None when it is not there. Never touches the network."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo, cache_dir=cache_dir, local_files_only=True))
+    except LocalEntryNotFoundError:
+        return None
 
 
 def first_line(exc: BaseException) -> str:

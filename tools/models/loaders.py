@@ -50,9 +50,9 @@ def load_checkpoint(request: LoadRequest) -> ModelBundle:
     import torch
 
     if request.source == "hub":
-        path = hub_snapshot(
-            request, note=f" With no model, {request.task} uses {house_default(request.task)}."
-        )
+        default = request.default_model or house_default(request.task)
+        note = "" if default == request.model_id else f" With no model, {request.task} uses {default}."
+        path = hub_snapshot(request, note=note)
     else:
         path = Path(request.ref)
     try:

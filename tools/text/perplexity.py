@@ -38,7 +38,7 @@ class PerplexityRequest(BaseModel):
     model: str | None = Field(
         None,
         description=(
-            "A causal LM: 'house/gpt2-pydocs' (default), a local directory, or a Hugging Face hub id "
+            "A causal LM: '{models.text}' (default), a local directory, or a Hugging Face hub id "
             "in the local cache."
         ),
     )

@@ -126,9 +126,8 @@ class GenerateTextRequest(BaseModel):
     model: str | None = Field(
         None,
         description=(
-            "A causal LM (any AutoModelForCausalLM + AutoTokenizer checkpoint): 'house/gpt2-pydocs' "
-            "(the default, a small GPT-2 trained on Python's documentation), a local directory, or a "
-            "Hugging Face hub id in the local cache."
+            "A causal LM (any AutoModelForCausalLM + AutoTokenizer checkpoint): {models.text_about}, a "
+            "local directory, or a Hugging Face hub id in the local cache."
         ),
     )
     adapter: AdapterRef = None
