@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 import genai_mcp
 from genai_mcp.server import (
+    client_logs,
     completions,
     diffusion_tools,
     job_resources,
@@ -74,9 +75,11 @@ def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPSe
         instructions=INSTRUCTIONS,
         version=server_version(),
         log_level=settings.log_level,
-        lifespan=lambda _server: state.running(),
+        lifespan=lambda _server: client_logs.attached(state.running()),
         **auth_kwargs,
     )
+
+    client_logs.install(server)  # the `logging` capability: records go to clients that ask
 
     @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]
     async def health(request: Request) -> Response:

@@ -9,6 +9,7 @@ anything else                 -> propagates: a bug; the SDK logs it with its tra
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -16,9 +17,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from genai_mcp.server.limits import VARIABLES
-from genai_mcp.tools.errors import GenAIError, LimitExceededError
+from genai_mcp.tools.errors import GenAIError, LimitExceededError, ModelUnavailableError
 
 __all__ = ["describe_validation_error", "error_text", "tool_errors"]
+
+logger = logging.getLogger(__name__)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -60,6 +63,17 @@ def tool_errors() -> Iterator[None]:
     try:
         yield
     except GenAIError as exc:
-        raise ToolError(error_text(exc, VARIABLES)) from exc
+        text = error_text(exc, VARIABLES)
+        _log_failure(type(exc).__name__, text, exc.setting, warn=isinstance(exc, ModelUnavailableError))
+        raise ToolError(text) from exc
     except ValidationError as exc:
-        raise ToolError(describe_validation_error(exc)) from exc
+        text = describe_validation_error(exc)
+        _log_failure("ValidationError", text, None)
+        raise ToolError(text) from exc
+
+
+def _log_failure(kind: str, text: str, setting: str | None, *, warn: bool = False) -> None:
+    # Clients that asked for logs get it too (server/client_logs.py). A missing model is the
+    # operator's to fix (a warning); a refused input is the caller's (info).
+    level = logging.WARNING if warn else logging.INFO
+    logger.log(level, "refused: %s", text, extra={"figures": {"error": kind, "setting": setting}})

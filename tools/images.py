@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 import re
 import zlib
 from collections.abc import Callable
@@ -56,6 +57,8 @@ __all__ = [
     "decode_image",
     "load_image",
 ]
+
+logger = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 20 * 2**20
 MAX_IMAGE_PIXELS = 40_000_000
@@ -179,6 +182,16 @@ def decode_image(data: bytes, policy: ImagePolicy) -> Image:
 
 
 def _to_rgb(image: Image) -> Image:
+    if image.mode != "RGB":
+        alpha = "A" in image.getbands() or "transparency" in image.info
+        lossy = alpha or image.mode.startswith("I")  # transparency dropped, or 16/32-bit to 8-bit
+        logger.log(
+            logging.WARNING if lossy else logging.DEBUG,
+            "image converted from mode %s to RGB%s",
+            image.mode,
+            " (its transparency dropped)" if alpha else "",
+            extra={"figures": {"from_mode": image.mode, "width": image.width, "height": image.height}},
+        )
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")  # converting straight to RGB warns about the palette's alpha
     elif image.mode.startswith("I;16"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import logging
 import math
 import secrets
 import threading
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 __all__ = ["Denoised", "Samples", "denoise_image", "sample_images"]
+
+logger = logging.getLogger(__name__)
 
 TASK: Task = "unconditional-image-generation"
 _SIGMA_SPACE = ("euler", "euler-ancestral")  # their samples are x_0 + sigma eps, not variance-preserving
@@ -147,10 +150,35 @@ def denoise_image(
     target = _target_timestep(request, m.timesteps)
     begin, timesteps = _truncated_schedule(m.scheduler, request.steps, target, m.timesteps)
     t = timesteps[:1]
+    if round(float(t[0])) != target:
+        logger.warning(
+            "timestep %d snapped to %d, the nearest at or below it on %s's grid for %d steps",
+            target,
+            round(float(t[0])),
+            type(m.scheduler).__name__,
+            request.steps,
+            extra={"figures": {"requested": target, "timestep": round(float(t[0])), "steps": request.steps}},
+        )
     mode = "L" if m.channels == 1 else "RGB"
     clean = image.convert(mode)
     if clean.size != (m.width, m.height):
         clean = clean.resize((m.width, m.height), PILImage.Resampling.LANCZOS)
+    changes = []
+    if clean.size != image.size:
+        changes.append(f"resized from {image.width}x{image.height} to {m.width}x{m.height}")
+    if mode == "L" and _has_colour(image):  # a grey picture sent as RGB loses nothing
+        changes.append(f"converted from {image.mode} (colour) to {mode} (grey)")
+    if changes:
+        logger.warning(
+            "input image %s for the model",
+            " and ".join(changes),
+            extra={
+                "figures": {
+                    "input": [image.width, image.height, image.mode],
+                    "model": [m.width, m.height, mode],
+                }
+            },
+        )
     seed = _seed(request.seed)
     generator = torch.Generator("cpu").manual_seed(seed)
     x0 = from_images([clean], m.channels)
@@ -213,6 +241,15 @@ def _reverse(
             if progress is not None:
                 progress(i + 1, total, f"step {i + 1}/{total} (t={round(float(t))})")
     return x
+
+
+def _has_colour(image: Image) -> bool:
+    from PIL import ImageChops
+
+    if image.mode != "RGB":
+        return image.mode not in ("L", "1", "I", "F")
+    r, g, b = image.split()
+    return bool(ImageChops.difference(r, g).getbbox() or ImageChops.difference(g, b).getbbox())
 
 
 def _truncated_schedule(scheduler: Any, steps: int, target: int, num_train: int) -> tuple[int, Any]:

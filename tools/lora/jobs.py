@@ -10,11 +10,17 @@ job's step, latest loss and loss curve.
 Admission: while a job runs, at most `limits.max_queued` more may wait (0: a second job is refused
 at once). A full queue raises BusyError naming the running job (setting "lora.max_queued").
 Finished jobs are remembered (newest `keep`) for status and listing; nothing survives a restart.
+
+A job runs in a copy of the context it was submitted from (contextvars), so whatever the submitting
+call set there (a server's route for log records) also holds for the job's run and its log lines:
+queued, started, succeeded / failed / cancelled, each with its figures.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import logging
 import secrets
 import threading
 import time
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["CURVE_POINTS", "JobLimits", "JobManager"]
 
 CURVE_POINTS = 200
+logger = logging.getLogger(__name__)
 _FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -68,6 +75,7 @@ class _Job:
     error: str | None = None
     result: LoraResult | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)  # the submitter's
 
     def record(self, step: int, loss: float) -> None:
         self.step, self.loss = step, loss
@@ -122,7 +130,17 @@ class JobManager:
                 self._worker = threading.Thread(target=self._work, name="lora-jobs", daemon=True)
                 self._worker.start()
             self._changed.notify_all()
-            return self._info(job)
+            info = self._info(job)
+        logger.info(
+            "job %s queued: %s adapter %r, %s steps, %s",
+            job.job_id,
+            task,
+            adapter,
+            total_steps,
+            f"queue position {info.queue_position}" if info.queue_position else "starting now",
+            extra={"figures": _figures(info)},
+        )
+        return info
 
     def check_room(self) -> None:
         """BusyError now if a new job would be refused, so callers can say so before preparing one."""
@@ -196,18 +214,23 @@ class JobManager:
                 run, job.run = job.run, None  # the closure holds a model copy and data: drop it after use
                 self._changed.notify_all()
             assert run is not None
-            try:
-                result = run(functools.partial(self._progress, job), functools.partial(self._loss, job))
-            except WorkCancelledError as exc:
-                self._end(job, "cancelled", str(exc))
-            except GenAIError as exc:
-                self._end(job, "failed", str(exc))
-            except Exception as exc:  # a bug: keep the worker alive for the next job, say what broke
-                self._end(job, "failed", f"internal error: {type(exc).__name__}: {exc}")
-            else:
-                with self._changed:
-                    job.result = result
-                self._end(job, "succeeded", None)
+            job.context.run(self._run, job, run)
+
+    def _run(self, job: _Job, run: Callable[[Progress, LossHook], LoraResult]) -> None:
+        logger.info("job %s started: %s adapter %r", job.job_id, job.task, job.adapter)
+        try:
+            result = run(functools.partial(self._progress, job), functools.partial(self._loss, job))
+        except WorkCancelledError as exc:
+            self._end(job, "cancelled", str(exc))
+        except GenAIError as exc:
+            self._end(job, "failed", str(exc))
+        except Exception as exc:  # a bug: keep the worker alive for the next job, say what broke
+            logger.exception("job %s: internal error", job.job_id)
+            self._end(job, "failed", f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            with self._changed:
+                job.result = result
+            self._end(job, "succeeded", None)
 
     def _progress(self, job: _Job, done: int, total: int | None, message: str | None = None) -> None:
         with self._changed:
@@ -232,6 +255,25 @@ class JobManager:
         job.state, job.error, job.finished, job.t_end = state, error, _now(), time.monotonic()
         job.run = None
         self._changed.notify_all()
+        info = self._info(job)
+        level = logging.WARNING if state == "failed" else logging.INFO
+        outcome = f": {error}" if error else ""
+        if job.result is not None:
+            r = job.result
+            outcome += f": {r.eval_metric} {r.metric_before:.4g} -> {r.metric_after:.4g}"
+        logger.log(
+            level,
+            "job %s %s (adapter %r, %d of %s steps%s)%s",
+            job.job_id,
+            state,
+            job.adapter,
+            job.step,
+            job.total_steps,
+            "" if info.elapsed_seconds is None else f", {info.elapsed_seconds:.1f} s",
+            outcome,
+            extra={"figures": _figures(info)},
+        )
+        job.context = contextvars.Context()  # drop the submitter's context and what it holds
 
     # -- helpers (callers hold the lock) ---------------------------------------------------------
 
@@ -295,3 +337,8 @@ class JobManager:
             error=job.error,
             result=result,
         )
+
+
+def _figures(info: JobInfo) -> dict[str, object]:
+    """A job's figures for its log records: what job_status says, without the curve and result."""
+    return info.model_dump(mode="json", exclude={"loss_curve", "result"})

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +66,7 @@ AdapterRef = Annotated[
 ]
 
 AdaptedTask = Literal["text-generation", "image-classification"]
+logger = logging.getLogger(__name__)
 _TRAINED_FOR = {"text-generation": "causal-lm", "image-classification": "image-classification"}
 _USE_FOR = {"causal-lm": "text generation", "image-classification": "image classification"}
 
@@ -140,12 +143,21 @@ def load_adapted(
 def _merge(base: ModelBundle, request: LoadRequest, labels: list[str] | None) -> ModelBundle:
     from peft import PeftModel
 
+    started = time.perf_counter()
     model = copy.deepcopy(base.model)  # the cached base is shared: peft works on a private copy
     if labels is not None and not keeps_head(model, labels):
         set_head(model, labels, base.model_id)  # its weights come from the adapter
     with peft_warnings_silenced():
         merged = PeftModel.from_pretrained(model, request.ref).merge_and_unload()
     merged.eval()
+    seconds = time.perf_counter() - started
+    logger.info(
+        "merged adapter %s into %s in %.2f s",
+        request.model_id.rpartition("+adapter:")[2],
+        base.model_id,
+        seconds,
+        extra={"figures": {"id": request.model_id, "base": base.model_id, "seconds": round(seconds, 3)}},
+    )
     return dataclasses.replace(base, model=merged, model_id=request.model_id, nbytes=module_nbytes(merged))
 
 

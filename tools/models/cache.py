@@ -19,6 +19,7 @@ the files alone, without loading weights.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -52,6 +53,8 @@ DEFAULT_MAX_BYTES = 4 * 2**30
 
 Loader = Callable[[LoadRequest], ModelBundle]
 Key = tuple[str, str, str, str, str]  # LoadRequest.key: task, model id, device, dtype, revision
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -258,6 +261,7 @@ class ModelCache:
             if entry is not None:
                 entry.hits += 1
                 self._entries.move_to_end(key)
+                logger.debug("%s (%s) from the model cache", key[1], key[0])
                 return entry.bundle
             flight = self._flights.get(key)
             leader = flight is None
@@ -267,6 +271,7 @@ class ModelCache:
                 flight.waiters += 1
 
         if not leader:
+            logger.debug("waiting for the load of %s (%s) already under way", key[1], key[0])
             flight.done.wait()
             if flight.error is not None:
                 raise flight.error
@@ -291,6 +296,16 @@ class ModelCache:
             self._evict(keep=key)
         flight.bundle = bundle
         flight.done.set()
+        logger.info(
+            "loaded %s (%s) on %s as %s in %.2f s, %.1f MB",
+            bundle.model_id,
+            bundle.task,
+            bundle.device,
+            bundle.dtype,
+            bundle.load_seconds,
+            bundle.nbytes / 1e6,
+            extra={"figures": _figures(bundle)},
+        )
         return bundle
 
     def _evict(self, keep: Key | None) -> None:
@@ -302,7 +317,17 @@ class ModelCache:
             oldest = next(iter(self._entries))
             if oldest == keep:  # the newest entry is last, so it is first only when it is alone
                 return
-            del self._entries[oldest]
+            gone = self._entries.pop(oldest).bundle
+            logger.info(
+                "evicted %s (%s) from the model cache (it held %d models, %.1f MB; bounds %d, %.1f MB)",
+                gone.model_id,
+                gone.task,
+                len(self._entries) + 1,
+                total / 1e6,
+                self.max_models,
+                self.max_bytes / 1e6,
+                extra={"figures": _figures(gone)},
+            )
 
     def loaded(self) -> list[LoadedInfo]:
         """What is loaded now, every kind, most recently used first (for the `models://list` resource)."""
@@ -348,3 +373,15 @@ class ModelCache:
         """Drop every loaded model (loads in flight still finish and are then kept)."""
         with self._lock:
             self._entries.clear()
+
+
+def _figures(bundle: ModelBundle) -> dict[str, Any]:
+    return {
+        "id": bundle.model_id,
+        "task": bundle.task,
+        "device": bundle.device,
+        "dtype": bundle.dtype,
+        "seconds": round(bundle.load_seconds, 3),
+        "bytes": bundle.nbytes,
+        "source": bundle.source,
+    }

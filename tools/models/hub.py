@@ -12,12 +12,16 @@ used as is when the hub cannot be reached. Nothing here runs code from a reposit
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 from genai_mcp.tools.errors import ModelUnavailableError
 from genai_mcp.tools.models.bundle import LoadRequest
 
 __all__ = ["cached_snapshot", "first_line", "hub_snapshot"]
+
+logger = logging.getLogger(__name__)
 
 # Files worth fetching for a checkpoint: configs, tokenizers, weights; never other formats' copies.
 _CONFIG_PATTERNS = ["*.json", "*.txt", "*.model", "*.tiktoken"]
@@ -50,6 +54,8 @@ def hub_snapshot(
                 f"(`hf download {repo}`) and pass its local directory as {argument}, or allow downloads.",
                 setting="models.allow_downloads",
             ) from None
+    logger.info("fetching %s %s from the Hugging Face hub (or checking its cached copy)", what, repo)
+    started = time.perf_counter()
     try:
         folder = Path(
             snapshot_download(
@@ -75,6 +81,16 @@ def hub_snapshot(
             f"downloading the {what} {repo!r} failed: {first_line(exc)}; retry, or download it elsewhere "
             f"and pass its local directory as {argument}"
         ) from exc
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    size, seconds = sum(f.stat().st_size for f in files), time.perf_counter() - started
+    logger.info(
+        "hub snapshot of %s ready: %d files, %.1f MB, in %.1f s",
+        repo,
+        len(files),
+        size / 1e6,
+        seconds,
+        extra={"figures": {"id": repo, "files": len(files), "bytes": size, "seconds": round(seconds, 3)}},
+    )
     return folder
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from genai_mcp.tools.rag.schemas import (
     SearchRequest,
     SearchResult,
 )
-from genai_mcp.tools.rag.store import Chunk, FailPoint, RagStore
+from genai_mcp.tools.rag.store import Chunk, CollectionState, FailPoint, RagStore
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -45,6 +46,8 @@ __all__ = [
     "list_collections",
     "search",
 ]
+
+logger = logging.getLogger(__name__)
 
 # Chunks embedded between progress reports (and cancellation checks) when the caller wants them.
 PROGRESS_CHUNKS = 64
@@ -146,6 +149,14 @@ def index_documents(
         truncated = sum(
             tokens.count(c.text) > tokens.content_tokens for _, chunks in prepared for c in chunks
         )
+    if truncated:
+        logger.warning(
+            "%d chunks are longer than %s's window of %d tokens: only their start is embedded",
+            truncated,
+            model_name,
+            tokens.content_tokens,
+            extra={"figures": {"collection": request.collection, "truncated_chunks": truncated}},
+        )
     vectors = _embed(encoder, [c.text for _, chunks in prepared for c in chunks], progress)
     batch, at = [], 0
     for doc_id, chunks in prepared:
@@ -154,6 +165,7 @@ def index_documents(
     state, replaced = store.upsert(
         request.collection, model_name, encoder.dimensions, batch, fail_point=fail_point
     )
+    _committed(request.collection, state, f"{len(batch)} documents indexed")
     return IndexResult(
         collection=request.collection,
         documents=[
@@ -307,10 +319,32 @@ def collection_info(store: RagStore, name: str) -> CollectionInfo:
     )
 
 
+def _committed(collection: str, state: CollectionState, what: str) -> None:
+    logger.info(
+        "collection %r: generation %d committed (%s; now %d documents, %d chunks)",
+        collection,
+        state.generation,
+        what,
+        state.documents,
+        state.chunks,
+        extra={
+            "figures": {
+                "collection": collection,
+                "generation": state.generation,
+                "documents": state.documents,
+                "chunks": state.chunks,
+            }
+        },
+    )
+
+
 def delete(request: DeleteRequest, store: RagStore) -> DeleteResult:
     """Remove some documents, or (document_ids null) the whole collection."""
     if request.document_ids is None:
         store.drop(request.collection)
+        logger.info(
+            "collection %r deleted", request.collection, extra={"figures": {"collection": request.collection}}
+        )
         return DeleteResult(
             collection=request.collection,
             deleted_collection=True,
@@ -319,6 +353,8 @@ def delete(request: DeleteRequest, store: RagStore) -> DeleteResult:
             remaining_chunks=0,
         )
     present, state = store.delete_documents(request.collection, request.document_ids)
+    if present:
+        _committed(request.collection, state, f"{len(present)} documents deleted")
     return DeleteResult(
         collection=request.collection,
         deleted_collection=False,

@@ -18,6 +18,7 @@ direct caller cancels the same way.
 from __future__ import annotations
 
 import inspect
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -53,6 +54,8 @@ __all__ = [
     "generate_text",
 ]
 
+logger = logging.getLogger(__name__)
+
 
 def generate_text(
     request: GenerateTextRequest,
@@ -86,6 +89,21 @@ def generate_text(
         keep = max(1, context - request.max_new_tokens)
         dropped = len(prompt_ids) - keep
         prompt_ids = prompt_ids[-keep:]
+        logger.warning(
+            "prompt truncated to its last %d tokens (%d dropped) to fit %s's context of %d tokens",
+            keep,
+            dropped,
+            model_id,
+            context,
+            extra={
+                "figures": {
+                    "model": model_id,
+                    "dropped_tokens": dropped,
+                    "kept_tokens": keep,
+                    "context": context,
+                }
+            },
+        )
     if context is not None:
         if len(prompt_ids) >= context:
             raise LimitExceededError(
