@@ -1,11 +1,12 @@
 """The model runtime: model resolution, hub access and the one cache of loaded models.
 
     load_model(task, model=None, device=None, dtype=None, models=None) -> ModelBundle
-    ModelCache(max_models=, max_bytes=, allow_downloads=, device=, local_roots=, hub_cache_dir=)
+    ModelCache(max_models=, max_bytes=, allow_downloads=, device=, local_roots=, hub_cache_dir=,
+               defaults={task: model})   the model a call that names none gets (defaults.py)
     load_adapted(task, adapter, adapters, base_model=None, models=None) -> ModelBundle   (adapted.py)
     hub_snapshot(request) -> Path        the one way a hub id becomes a local folder (hub.py)
 
-`model` is None (the house model for `task`), a house name ("house/vit-digits"), a local directory,
+`model` is None (the task's default: the cache's chosen one, else the house model), a house name ("house/vit-digits"), a local directory,
 or a Hugging Face hub id; all of them load through the library's own from_pretrained. Loaded
 models of every kind (checkpoints, sentence embedders, rerankers, adapter-merged models) live in a
 ModelCache: bounded by count and bytes, least recently used out first, one load per key however
