@@ -6,12 +6,13 @@
     load_adapted(task, adapter, adapters, base_model=None, models=None) -> ModelBundle   (adapted.py)
     hub_snapshot(request) -> Path        the one way a hub id becomes a local folder (hub.py)
 
-`model` is None (the task's default: the cache's chosen one, else the house model), a house name ("house/vit-digits"), a local directory,
-or a Hugging Face hub id; all of them load through the library's own from_pretrained. Loaded
-models of every kind (checkpoints, sentence embedders, rerankers, adapter-merged models) live in a
-ModelCache: bounded by count and bytes, least recently used out first, one load per key however
-many threads ask at once. Every tools entry point that loads a model takes `models: ModelCache |
-None` (None: default_cache(), a cache with plain defaults for direct library use). With downloads
+`model` is None (the task's default: the cache's chosen one, else the house model), a house name
+("house/vit-digits"), a local directory, or a Hugging Face hub id; all of them load through the
+library's own from_pretrained. Loaded models of every kind (checkpoints, sentence embedders,
+rerankers, adapter-merged models) live in a ModelCache: bounded by count and bytes, least recently
+used out first, one load per key however many threads ask at once. Every tools entry point that
+loads a model takes `models: ModelCache | None` (None: default_cache(), a cache with plain defaults
+for direct library use). With downloads
 off (a cache's default) a hub id loads only from the local Hugging Face cache and fails at once
 when it is not there. Nothing here reads the environment.
 
