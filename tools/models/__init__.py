@@ -12,9 +12,8 @@ library's own from_pretrained. Loaded models of every kind (checkpoints, sentenc
 rerankers, adapter-merged models) live in a ModelCache: bounded by count and bytes, least recently
 used out first, one load per key however many threads ask at once. Every tools entry point that
 loads a model takes `models: ModelCache | None` (None: default_cache(), a cache with plain defaults
-for direct library use). With downloads
-off (a cache's default) a hub id loads only from the local Hugging Face cache and fails at once
-when it is not there. Nothing here reads the environment.
+for direct library use). With downloads off (a cache's default) a hub id loads only from the local
+Hugging Face cache and fails at once when it is not there. Nothing here reads the environment.
 
 Importing this package imports neither torch nor transformers nor diffusers; the first load does.
 """
