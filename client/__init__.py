@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from genai_mcp.client.connection import ServerState, ServerStatus
     from genai_mcp.client.errors import (
+        AmbiguousNameError,
         CallTimeoutError,
         ConfigError,
         HostError,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from genai_mcp.client.terminal import Terminal
 
 _EXPORTS = {
+    "AmbiguousNameError": "errors",
     "CallTimeoutError": "errors",
     "ConfigError": "errors",
     "ElicitationConfig": "config",
@@ -62,6 +64,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AmbiguousNameError",
     "CallTimeoutError",
     "ConfigError",
     "ElicitationConfig",

@@ -84,7 +84,8 @@ class ElicitationConfig(BaseModel):
 
     mode: Literal["auto", "terminal", "decline", "cancel", "answers"] = Field(
         "auto",
-        description="auto: terminal when stdin is a terminal, else decline; answers: accept with `answers`",
+        description="auto: terminal when stdin is a terminal, else decline (saying so on the terminal's "
+        "output, with the `answers` that would accept); answers: accept with `answers`",
     )
     answers: dict[str, Any] = Field(
         default_factory=dict, description="Field values for mode 'answers'; schema defaults fill the rest"

@@ -6,6 +6,7 @@ MCP form schemas are flat objects whose properties are strings (optionally with 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,14 @@ from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 from genai_mcp.client.config import ElicitationConfig
 from genai_mcp.client.terminal import Terminal
 
-__all__ = ["FormField", "answer_from_policy", "ask_form", "form_fields", "make_elicitation_callback"]
+__all__ = [
+    "FormField",
+    "answer_from_policy",
+    "ask_form",
+    "form_fields",
+    "make_elicitation_callback",
+    "no_terminal_note",
+]
 
 logger = logging.getLogger("genai_mcp.client")
 
@@ -198,15 +206,43 @@ def answer_from_policy(server: str, config: ElicitationConfig, params: ElicitReq
     return ElicitResult(action="accept", content=content)
 
 
+def no_terminal_note(server: str, params: ElicitRequestParams) -> str:
+    """What the host prints when mode "auto" declines because nobody can answer: why, and how to answer.
+
+    For a form, the suggested `answers` are its fields with their defaults, ready to paste into the config.
+    """
+    lines = [f"[{server}] asks: {params.message}"]
+    lines.append("  Declined: no terminal to answer on (stdin is not a terminal).")
+    if isinstance(params, ElicitRequestFormParams):
+        example = {
+            f.name: f.default if f.default is not None else f"<{f.kind}>"
+            for f in form_fields(params.requested_schema)
+        }
+        answers = json.dumps({"mode": "answers", "answers": example})
+        lines.append(
+            f'  To answer without a terminal, give server {server!r} "elicitation": {answers} in the host '
+            "config (these are the form's defaults; fields left out take them), "
+            'or "elicitation": {"mode": "terminal"} to read the answers from stdin.'
+        )
+    else:
+        lines.append(
+            f'  It asks you to open: {params.url}; "elicitation": {{"mode": "terminal"}} reads the answer from stdin.'
+        )
+    return "\n".join(lines)
+
+
 def make_elicitation_callback(server: str, config: ElicitationConfig, terminal: Terminal) -> ElicitationFnT:
     """The SDK callback for one server: the terminal form or the configured policy."""
 
     async def on_elicit(
         context: ClientRequestContext, params: ElicitRequestParams
     ) -> ElicitResult | ErrorData:
-        interactive = config.mode == "terminal" or (config.mode == "auto" and terminal.interactive)
-        if interactive:
+        if config.mode == "terminal" or (config.mode == "auto" and terminal.interactive):
             result = await ask_form(terminal, server, params)
+        elif config.mode == "auto":  # nobody to ask: decline, and say so where a person will look
+            async with terminal.lock:
+                terminal.say(no_terminal_note(server, params))
+            result = ElicitResult(action="decline")
         else:
             result = answer_from_policy(server, config, params)
         logger.info("[%s] elicitation %r answered: %s", server, params.message, result.action)

@@ -2,7 +2,8 @@
 
     HostError                    base: an expected failure whose message says what to fix
     ├── ConfigError              the configuration is invalid; the message names the key path
-    ├── UnknownNameError         a name does not route: no such server, or no server lists that URI
+    ├── UnknownNameError         a name does not route: no such server or tool, or no server lists that URI
+    │   └── AmbiguousNameError   several servers offer that URI; `servers` names them
     ├── ServerUnavailableError   the server failed to start, died, or was disconnected
     └── CallTimeoutError         a call did not finish within its timeout (also a TimeoutError)
 
@@ -14,6 +15,7 @@ arguments) raises the SDK's `mcp.MCPError`, which the host passes through unchan
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousNameError",
     "CallTimeoutError",
     "ConfigError",
     "HostError",
@@ -32,6 +34,14 @@ class ConfigError(HostError, ValueError):
 
 class UnknownNameError(HostError, LookupError):
     """A qualified name or URI that no configured server answers to."""
+
+
+class AmbiguousNameError(UnknownNameError):
+    """A URI that several connected servers offer (e.g. models://list); the caller must name one."""
+
+    def __init__(self, message: str, servers: list[str]):
+        super().__init__(message)
+        self.servers = servers
 
 
 class ServerUnavailableError(HostError):

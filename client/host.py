@@ -13,6 +13,7 @@ reconnects. On exit every connection is closed and every stdio process is stoppe
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -40,7 +41,13 @@ from genai_mcp.client.catalog import HostPrompt, HostResource, HostResourceTempl
 from genai_mcp.client.config import HostConfig, load_config
 from genai_mcp.client.connection import Callbacks, Connection, ServerState, ServerStatus, describe_error
 from genai_mcp.client.elicitation import make_elicitation_callback
-from genai_mcp.client.errors import CallTimeoutError, HostError, ServerUnavailableError, UnknownNameError
+from genai_mcp.client.errors import (
+    AmbiguousNameError,
+    CallTimeoutError,
+    HostError,
+    ServerUnavailableError,
+    UnknownNameError,
+)
 from genai_mcp.client.sampling import SamplingApprover, make_sampling_callback
 from genai_mcp.client.server_logs import make_logging_callback
 from genai_mcp.client.terminal import Terminal
@@ -140,14 +147,21 @@ class Host:
             self._tg = None
 
     def _report(self, status: ServerStatus) -> None:
+        tagged = {"server_status": status}  # lets a handler that reports statuses itself skip these
         if status.state is ServerState.CONNECTED:
             logger.info(
-                "[%s] connected: %s, protocol %s", status.name, status.server_info, status.protocol_version
+                "[%s] connected: %s, protocol %s",
+                status.name,
+                status.server_info,
+                status.protocol_version,
+                extra=tagged,
             )
         elif status.state is ServerState.FAILED:
-            logger.warning("[%s] could not connect: %s", status.name, status.error)
+            logger.warning("[%s] could not connect: %s", status.name, status.error, extra=tagged)
         elif status.state is ServerState.DEAD:
-            logger.warning("[%s] died: %s; the next call reconnects it", status.name, status.error)
+            logger.warning(
+                "[%s] died: %s; the next call reconnects it", status.name, status.error, extra=tagged
+            )
         if self._on_status is not None:
             self._on_status(status)
 
@@ -274,6 +288,28 @@ class Host:
         listed = await self._each("tools/list", send)
         return [HostTool(f"{s}.{t.name}", s, t) for s, tools in listed.items() for t in tools]
 
+    async def find_tool(self, name: str) -> HostTool:
+        """The tool `server.tool` as its server lists it now (schemas, annotations).
+
+        Raises UnknownNameError when the server lists no such tool, naming the closest ones.
+        """
+        conn, tool = self._split(name, "tool")
+
+        async def send(client: Client) -> list[Tool]:
+            return await pages(lambda cursor: client.list_tools(cursor=cursor), lambda r: r.tools)
+
+        listed = await self._request(conn, "tools/list", send, conn.config.timeout)
+        for found in listed:
+            if found.name == tool:
+                return HostTool(name, conn.name, found)
+        close = difflib.get_close_matches(tool, [t.name for t in listed], n=3)
+        if close:
+            hint = "did you mean " + " or ".join(repr(f"{conn.name}.{c}") for c in close) + "?"
+        else:
+            hint = f"it has {len(listed)}: " + ", ".join(t.name for t in listed[:20])
+            hint += ", ..." if len(listed) > 20 else ""
+        raise UnknownNameError(f"server {conn.name!r} has no tool {tool!r}; {hint}")
+
     async def call_tool(
         self,
         name: str,
@@ -337,7 +373,10 @@ class Host:
         return [HostResourceTemplate(s, t) for s, templates in listed.items() for t in templates]
 
     async def read_resource(self, uri: str, *, server: str | None = None) -> ReadResourceResult:
-        """Read `uri` from `server`, or from the one connected server that lists it or a matching template."""
+        """Read `uri` from `server`, or from the one connected server that lists it or a matching template.
+
+        Without `server`, a URI that several servers offer raises AmbiguousNameError (its `servers`).
+        """
         if server is None:
             server = await self._owner(uri)
         conn = self._conn(server)
@@ -353,7 +392,12 @@ class Host:
             return owners.pop()
         if not owners:
             raise UnknownNameError(f"no connected server lists resource {uri!r}; name the server")
-        raise UnknownNameError(f"resource {uri!r} is offered by {', '.join(sorted(owners))}; name the server")
+        names = sorted(owners)
+        raise AmbiguousNameError(
+            f"resource {uri!r} is offered by {', '.join(names)}; name the server: "
+            f"read_resource({uri!r}, server={names[0]!r})",
+            names,
+        )
 
 
 def _names(config: HostConfig) -> str:

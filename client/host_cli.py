@@ -6,9 +6,11 @@ Results go to stdout (tables, or JSON with --json); prompts, progress bars and l
 Exit codes:
     0  success
     1  the tool ran and reported an error (is_error)
-    2  bad usage or configuration (unknown name, bad JSON, invalid config)
+    2  bad usage or configuration (an unknown server or tool, bad JSON, an invalid config,
+       a URI that several servers offer: name one with --server)
     3  a server needed for the command could not connect or died
-    4  the server rejected the request (an MCP error, e.g. unknown resource or invalid arguments)
+    4  the server rejected the request (an MCP error such as an unknown resource, or a tool
+       error for arguments that break the tool's input schema)
     5  the call did not finish within --timeout
 
 This module only builds the parser, so `genai-mcp serve` does not pay for the host's imports.
@@ -70,7 +72,9 @@ def add_host_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--progress", action="store_true", help="progress bars even when stderr is not a terminal"
     )
     commands.add_parser("resources", help="list resources and resource templates")
-    read = commands.add_parser("read", help="read a resource (from the one server that offers it)")
+    read = commands.add_parser(
+        "read", help="read a resource (from the one server that offers it; else name it with --server)"
+    )
     read.add_argument("uri", metavar="URI")
     commands.add_parser("prompts", help="list prompts as server.prompt")
     prompt = commands.add_parser("prompt", help="get a prompt's messages")

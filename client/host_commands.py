@@ -16,8 +16,14 @@ from rich.console import Console
 
 from genai_mcp.client import render
 from genai_mcp.client.config import HostConfig, load_config
-from genai_mcp.client.connection import ServerState
-from genai_mcp.client.errors import CallTimeoutError, ConfigError, ServerUnavailableError, UnknownNameError
+from genai_mcp.client.connection import ServerState, ServerStatus
+from genai_mcp.client.errors import (
+    AmbiguousNameError,
+    CallTimeoutError,
+    ConfigError,
+    ServerUnavailableError,
+    UnknownNameError,
+)
 from genai_mcp.client.host import Host
 from genai_mcp.client.host_cli import (
     EXIT_OK,
@@ -57,6 +63,41 @@ def _selected(args: argparse.Namespace, config: HostConfig) -> list[str] | None:
     return None
 
 
+class _Reporter:
+    """Says on stderr, once per server, why it could not connect or died.
+
+    The host also logs these changes (warnings on the `genai_mcp.client` logger); while a command runs
+    those records are dropped, so each problem reaches the user once, in this command's words.
+    """
+
+    def __init__(self) -> None:
+        self.told: set[str] = set()
+
+    def status(self, status: ServerStatus) -> None:
+        if status.state in (ServerState.FAILED, ServerState.DEAD) and status.name not in self.told:
+            self.told.add(status.name)
+            what = "could not connect" if status.state is ServerState.FAILED else "died"
+            print(f"genai-mcp host: server {status.name!r} {what}: {status.error}", file=sys.stderr)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "server_status", None)
+        return not (
+            isinstance(status, ServerStatus) and status.state in (ServerState.FAILED, ServerState.DEAD)
+        )
+
+
+def _misfits(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+    """How `arguments` break the tool's input schema (empty when they fit or it cannot be checked)."""
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
+    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+
+    try:
+        validator = validator_for(schema)(schema)
+        return [error.message for error in validator.iter_errors(arguments)]
+    except SchemaError:
+        return []
+
+
 def _dump(model: BaseModel, **extra: Any) -> dict[str, Any]:
     return {**model.model_dump(mode="json", by_alias=True, exclude_none=True), **extra}
 
@@ -93,6 +134,7 @@ async def _listing(args: argparse.Namespace, host: Host, out: Console) -> None:
 
 async def _call(args: argparse.Namespace, host: Host, out: Console) -> int:
     arguments = args.arguments
+    tool = await host.find_tool(args.name)  # an unknown tool is a usage error, not the tool's
     stem = args.name.replace(".", "-")
     bars = ProgressBars(transient=True) if args.progress or sys.stderr.isatty() else None
     with bars or contextlib.nullcontext():
@@ -102,13 +144,27 @@ async def _call(args: argparse.Namespace, host: Host, out: Console) -> int:
         _print_json(render.call_result_json(result, args.save_dir, stem))
     else:
         render.print_call_result(out, result, args.save_dir, stem)
-    return EXIT_TOOL_ERROR if result.is_error else EXIT_OK
+    if not result.is_error:
+        return EXIT_OK
+    # MCP reports arguments a tool refuses as a tool error (so a model can correct itself); for a
+    # script, arguments that break the tool's own input schema are a rejected request.
+    return EXIT_REJECTED if _misfits(tool.tool.input_schema, arguments) else EXIT_TOOL_ERROR
+
+
+def _target(args: argparse.Namespace) -> str | None:
+    """The one server a call, prompt or read goes to, when the command line names it."""
+    if args.host_command in ("call", "prompt"):
+        return str(args.name).partition(".")[0]
+    if args.host_command == "read" and args.servers and len(args.servers) == 1:
+        return str(args.servers[0])
+    return None
 
 
 async def _command(args: argparse.Namespace, host: Host, out: Console) -> int:
     down = [s for s in host.servers.values() if s.state is not ServerState.CONNECTED]
-    for status in down:
-        print(f"genai-mcp host: server {status.name!r} is {status.state}: {status.error}", file=sys.stderr)
+    target = _target(args)
+    if target is not None and any(s.name == target for s in down):
+        return EXIT_UNAVAILABLE  # why was said as it failed; a second attempt now would fail the same way
     cmd = args.host_command
     if cmd in ("servers", "tools", "prompts", "resources"):
         await _listing(args, host, out)
@@ -129,17 +185,27 @@ async def _command(args: argparse.Namespace, host: Host, out: Console) -> int:
     return await _call(args, host, out)
 
 
-async def _run(args: argparse.Namespace, config: HostConfig) -> int:
+async def _run(args: argparse.Namespace, config: HostConfig, reporter: _Reporter) -> int:
     out = Console(soft_wrap=True)  # paths and texts stay on one line, whatever the width
     try:
         # Usage errors surface before any server starts.
         args.arguments = _json_object(args.args) if hasattr(args, "args") else {}
         selected = _selected(args, config)
-        async with Host(config, servers=selected, terminal=Terminal(sys.stdin, sys.stderr)) as host:
+        terminal = Terminal(sys.stdin, sys.stderr)
+        async with Host(config, servers=selected, terminal=terminal, on_status=reporter.status) as host:
             return await _command(args, host, out)
+    except AmbiguousNameError as exc:
+        code = EXIT_USAGE
+        message = (
+            f"resource {args.uri!r} is offered by {', '.join(exc.servers)}; name the server with "
+            f"--server NAME, e.g. genai-mcp host --config {args.config} --server {exc.servers[0]} "
+            f"read {args.uri}"
+        )
     except (ConfigError, UnknownNameError) as exc:
         code, message = EXIT_USAGE, str(exc)
     except ServerUnavailableError as exc:
+        if exc.server in reporter.told:  # its reason is on the screen already
+            return EXIT_UNAVAILABLE
         code, message = EXIT_UNAVAILABLE, str(exc)
     except CallTimeoutError as exc:
         code, message = EXIT_TIMEOUT, str(exc)
@@ -159,7 +225,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"genai-mcp host: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    reporter = _Reporter()
+    host_logger = logging.getLogger("genai_mcp.client")
+    host_logger.addFilter(reporter.filter)
     try:
-        return anyio.run(_run, args, config)
+        return anyio.run(_run, args, config, reporter)
     except KeyboardInterrupt:
         return 130
+    finally:
+        host_logger.removeFilter(reporter.filter)

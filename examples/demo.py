@@ -1,10 +1,14 @@
-"""The genai-mcp tour, through the host: two genai-mcp servers, every tool, offline.
+"""The genai-mcp tour, through the host: two genai-mcp servers, 14 of their 20 tools, offline.
 
 `make demo` runs it. It starts genai-mcp twice, as an assistant would: over stdio ("local") and over
 streamable HTTP with a bearer token ("remote"), connects both through genai_mcp.client.Host, and
-calls each tool with a progress bar. The house models are tiny (16x16 digits, a 1M-parameter GPT-2):
-the point is real models behind real protocol, not impressive output. Generated images are saved
-under the folder printed at the end.
+calls every tool that computes something with a progress bar: the three metrics, classify_image,
+zero_shot_classify, describe_image, generate_text, perplexity, sample_images, denoise_image,
+rag_index, rag_search, rag_answer and lora_finetune (not the housekeeping tools job_status,
+list_jobs, cancel_job, delete_adapter, rag_collections, rag_delete). The house models are tiny
+(16x16 digits, a 1M-parameter GPT-2): the point is real models behind real protocol, not impressive
+output. Image previews are saved under the folder printed at the end; the full-size PNGs are where
+the server keeps them, its outputs folder, and each is printed with its path.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ def digit_png(index: int) -> tuple[str, int]:
 
 def table(title: str, rows: list[tuple[str, Any]]) -> None:
     t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column()
+    t.add_column(overflow="fold")  # long values (paths) wrap, never end in an ellipsis
     for key, value in rows:
         t.add_row(key, value if isinstance(value, str) else json.dumps(value))
     console.print(t)
@@ -102,16 +108,33 @@ async def call(host: Host, bars: ProgressBars, name: str, args: dict[str, Any]) 
     return result
 
 
-def save_images(result: CallToolResult, out_dir: Path, stem: str) -> list[str]:
-    saved = []
+def save_images(result: CallToolResult, out_dir: Path, stem: str) -> list[tuple[str, Any]]:
+    """Rows for a table: each preview saved under `out_dir`, each full-size PNG the server kept.
+
+    The server writes full-size PNGs to its outputs folder (<data dir>/outputs/) and links them as
+    genai-mcp://outputs/<name>; the local server's data dir is `out_dir`/local-data.
+    """
+    outputs = out_dir / "local-data" / "outputs"
+    rows: list[tuple[str, Any]] = []
     for i, block in enumerate(result.content):
         if isinstance(block, ImageContent):
             path = out_dir / f"{stem}-preview-{i}.png"
             path.write_bytes(base64.b64decode(block.data))
-            saved.append(str(path))
+            rows.append(("preview", str(path)))
         elif isinstance(block, ResourceLink):
-            saved.append(str(block.uri))
-    return saved
+            path = outputs / str(block.uri).rsplit("/", 1)[-1]
+            if not path.is_file():
+                raise SystemExit(f"{block.uri} is not at {path}")
+            rows.append(("full size", f"{path.name}  ({block.uri})"))
+    return rows
+
+
+def say_outputs(out_dir: Path) -> None:
+    """Where the full-size PNGs are on disk, whole on one line whatever the terminal's width."""
+    outputs = out_dir / "local-data" / "outputs"
+    console.print(
+        f"full-size PNGs are files in the local server's outputs folder: {outputs}/", soft_wrap=True
+    )
 
 
 async def metrics(host: Host, bars: ProgressBars) -> None:
@@ -229,10 +252,8 @@ async def diffusion(host: Host, bars: ProgressBars, out_dir: Path) -> None:
     r = await call(
         host, bars, "local.sample_images", {"num_images": 8, "steps": 50, "scheduler": "ddim", "seed": 0}
     )
-    table(
-        "sample_images (house DDPM, DDIM 50 steps)",
-        [("saved", "\n".join(save_images(r, out_dir, "samples")))],
-    )
+    table("sample_images (house DDPM, DDIM 50 steps)", save_images(r, out_dir, "samples"))
+    say_outputs(out_dir)
     image, _ = digit_png(3)
     r = await call(
         host, bars, "local.denoise_image", {"image": image, "strength": 0.5, "steps": 25, "seed": 0}
@@ -243,9 +264,10 @@ async def diffusion(host: Host, bars: ProgressBars, out_dir: Path) -> None:
         [
             ("MSE noisy vs clean", f"{d['mse_noisy']:.4f}"),
             ("MSE denoised vs clean", f"{d['mse_denoised']:.4f}"),
-            ("saved", "\n".join(save_images(r, out_dir, "denoise"))),
+            *save_images(r, out_dir, "denoise"),
         ],
     )
+    say_outputs(out_dir)
 
 
 def topic_documents() -> list[dict[str, str]]:
@@ -362,7 +384,12 @@ async def main() -> None:
                 await diffusion(host, bars, out_dir)
                 await retrieval(host, bars)
                 await fine_tuning(host, bars)
-        console.rule(f"done; images under {out_dir}")
+        outputs = out_dir / "local-data" / "outputs"
+        console.rule("done")
+        console.print(
+            f"previews: {out_dir}\nfull-size PNGs (the local server's outputs folder): {outputs}",
+            soft_wrap=True,
+        )
     finally:
         http_server.terminate()
         http_server.wait()

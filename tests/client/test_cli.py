@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from genai_mcp.client import host_cli
 from genai_mcp.client.cli import main
 from genai_mcp.client.host_cli import (
     EXIT_OK,
@@ -48,7 +50,7 @@ def test_listing_prints_every_tool_and_exits_3_when_a_server_is_down(
     out, err = capfd.readouterr()
     for name in ("cb.summarize", "cb.red_square", "remote.text_metrics", "remote.retrieval_metrics"):
         assert name in out
-    assert "server 'broken' is failed: cannot start" in err
+    assert err.count("'broken'") == 1 and "server 'broken' could not connect: cannot start" in err
 
     assert host(config_file, "--server", "remote", "--json", "tools") == EXIT_OK
     tools = json.loads(capfd.readouterr().out)
@@ -92,14 +94,27 @@ def test_resources_read_and_prompts(config_file: Path, capfd: pytest.CaptureFixt
     assert "user: Say hello to Ada." in capfd.readouterr().out
 
 
+LENGTHS = '{"y_true": [1, 0], "y_pred": [1]}'  # fits the schema; the tool refuses it
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["call", "remote.classification_metrics", "--args", '{"y_true": [1]}'], EXIT_TOOL_ERROR, ""),
+        # 1: the tool ran and said no
+        (["call", "remote.classification_metrics", "--args", LENGTHS], EXIT_TOOL_ERROR, "same length"),
+        # 2: usage (the command line or the config names nothing that exists)
         (["call", "remote.text_metrics", "--args", "{not json"], EXIT_USAGE, "--args is not valid JSON"),
         (["call", "nope.tool"], EXIT_USAGE, "'nope.tool' names no configured server"),
-        (["call", "broken.tool"], EXIT_UNAVAILABLE, "'broken' is unavailable: cannot start"),
+        (["call", "remote.no_such_tool"], EXIT_USAGE, "server 'remote' has no tool 'no_such_tool'; it has"),
+        (["call", "remote.text_metric"], EXIT_USAGE, "did you mean 'remote.text_metrics'"),
+        # 3: the server is not there (said once: as it failed)
+        (["call", "broken.tool"], EXIT_UNAVAILABLE, "server 'broken' could not connect: cannot start"),
+        (["--server", "broken", "read", "x://y"], EXIT_UNAVAILABLE, "server 'broken' could not connect"),
+        # 4: the server rejected the request: an MCP error, or arguments that break the input schema
         (["--server", "remote", "read", "models://no-such-model/card"], EXIT_REJECTED, "the server rejected"),
+        (["call", "remote.text_metrics", "--args", "{}"], EXIT_REJECTED, "candidates"),
+        (["call", "remote.retrieval_metrics", "--args", '{"queries": "d1"}'], EXIT_REJECTED, "queries"),
+        # 5: too slow
         (
             ["call", "cb.slow", "--args", '{"steps": 50, "delay": 0.1}', "--timeout", "0.3"],
             EXIT_TIMEOUT,
@@ -111,7 +126,57 @@ def test_exit_codes(
     config_file: Path, capfd: pytest.CaptureFixture[str], argv: list[str], code: int, message: str
 ) -> None:
     assert host(config_file, *argv) == code
-    assert message in capfd.readouterr().err
+    out, err = capfd.readouterr()
+    assert message in out + err
+    assert (out + err).count(message) == 1, "each problem is printed once"
+
+
+def test_a_missing_command_line_argument_exits_2(
+    config_file: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        host(config_file, "call")
+    assert usage.value.code == EXIT_USAGE
+    assert "the following arguments are required: NAME" in capfd.readouterr().err
+
+
+def test_a_resource_several_servers_offer_needs_server(
+    tmp_path: Path, genai_http: HttpServer, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENAI_TEST_TOKEN", TOKEN)
+    entry = {"url": genai_http.mcp_url, "headers": {"Authorization": "Bearer ${GENAI_TEST_TOKEN}"}}
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps({"mcpServers": {"local": entry, "remote": entry}}))
+    assert host(two, "read", "models://list") == EXIT_USAGE
+    err = capfd.readouterr().err
+    assert (
+        "resource 'models://list' is offered by local, remote; name the server with --server NAME, "
+        f"e.g. genai-mcp host --config {two} --server local read models://list"
+    ) in err
+    assert host(two, "--server", "local", "read", "models://list") == EXIT_OK
+
+
+def test_the_documented_exit_codes_are_the_codes() -> None:
+    codes = [EXIT_OK, EXIT_TOOL_ERROR, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_REJECTED, EXIT_TIMEOUT]
+    assert codes == list(range(6))
+    helped = re.findall(r"^    (\d)  ", host_cli._EPILOG, re.M)  # what `genai-mcp host --help` prints
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    sentence = " ".join(readme.split("Exit codes (also in `genai-mcp host --help`): ", 1)[1].split())
+    told = re.findall(r"(?:^|, )(\d) ", sentence.split(". ", 1)[0])
+    assert [int(c) for c in helped] == [int(c) for c in told] == codes
+    for code, words in [(1, "tool"), (2, "unknown server or tool"), (3, "unavailable"), (4, "rejected")]:
+        assert words in sentence.split(f"{code} ", 1)[1].split(f", {code + 1} ", 1)[0], (code, words)
+
+
+def test_a_download_refusal_says_how_to_allow_downloads_once(
+    config_file: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    args = json.dumps({"prompt": "Return the", "model": "nobody/not-in-the-cache"})
+    assert host(config_file, "call", "remote.generate_text", "--args", args) == EXIT_TOOL_ERROR
+    out, err = capfd.readouterr()
+    hint = "or allow downloads (start the server with --allow-downloads or GENAI_MCP_ALLOW_DOWNLOADS=1)."
+    assert (out + err).count(hint) == 1 and "'nobody/not-in-the-cache' is not in the local" in out
+    assert "ModelCache(" not in out and "allow_downloads=True" not in out
 
 
 def test_config_errors_exit_2_with_the_reason(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -143,3 +208,19 @@ def test_console_script_runs_host_commands(config_file: Path) -> None:
     )
     assert done.returncode == EXIT_OK, done.stderr
     assert json.loads(done.stdout)["structured_content"]["bleu"]["corpus"]["score"] == pytest.approx(100.0)
+
+
+def test_a_server_that_cannot_start_is_reported_once_by_the_command(config_file: Path) -> None:
+    # In a process of its own the host's logging reaches stderr too: the warning the host logs as
+    # the server fails must not repeat what the command says.
+    script = Path(sys.executable).with_name("genai-mcp")
+    done = subprocess.run(
+        [str(script), "host", "--config", str(config_file), "call", "broken.tool"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == EXIT_UNAVAILABLE
+    assert done.stderr.count("'broken'") == 1 and "could not connect: cannot start" in done.stderr, (
+        done.stderr
+    )

@@ -22,6 +22,7 @@ __all__ = [
     "server_env",
     "start_http_server",
     "stop",
+    "wait_until_healthy",
 ]
 
 TOKEN = "test-token-0123456789abcdef"  # the bearer token HTTP test servers are started with
@@ -65,8 +66,6 @@ class HttpServer:
 
 def start_http_server(tmp_path: Path, *args: str, **env: str) -> HttpServer:
     """`genai-mcp serve --transport http` on a free port, returned once /health answers (30 s at most)."""
-    import httpx2
-
     port = free_port()
     data_dir = tmp_path / f"data-{port}"
     log_path = tmp_path / f"server-{port}.log"
@@ -78,19 +77,27 @@ def start_http_server(tmp_path: Path, *args: str, **env: str) -> HttpServer:
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
+    wait_until_healthy(proc, base, log_path)
+    return HttpServer(base, proc, data_dir, log_path)
+
+
+def wait_until_healthy(proc: subprocess.Popen[bytes], base: str, log_path: Path, timeout: float = 30) -> None:
+    """Return once `base`/health answers 200; kill `proc` and raise (with its log) if it exits or is late."""
+    import httpx2
+
     # Readiness of another process has no event to wait on here: ask the real condition (/health
     # answers) until a deadline, pausing between refused connections.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}: {log_path.read_text()}")
         try:
             if httpx2.get(base + "/health", timeout=1).status_code == 200:
-                return HttpServer(base, proc, data_dir, log_path)
+                return
         except httpx2.TransportError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("server did not answer /health within 30 s")
+    raise RuntimeError(f"server did not answer /health within {timeout:g} s")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
