@@ -87,15 +87,21 @@ class _Reporter:
 
 
 def _misfits(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
-    """How `arguments` break the tool's input schema (empty when they fit or it cannot be checked)."""
+    """How `arguments` break the tool's input schema (empty when they fit or it cannot be checked):
+    what the schema says, and a name it does not list (servers refuse those without the schema
+    saying additionalProperties: false)."""
     from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
     from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 
+    listed = schema.get("properties")
+    unlisted = [
+        f"unknown argument {name!r}" for name in arguments if isinstance(listed, dict) and name not in listed
+    ]
     try:
         validator = validator_for(schema)(schema)
-        return [error.message for error in validator.iter_errors(arguments)]
+        return unlisted + [error.message for error in validator.iter_errors(arguments)]
     except SchemaError:
-        return []
+        return unlisted
 
 
 def _dump(model: BaseModel, **extra: Any) -> dict[str, Any]:

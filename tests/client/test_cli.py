@@ -95,6 +95,7 @@ def test_resources_read_and_prompts(config_file: Path, capfd: pytest.CaptureFixt
 
 
 LENGTHS = '{"y_true": [1, 0], "y_pred": [1]}'  # fits the schema; the tool refuses it
+TYPO = '{"y_true": [1], "y_pred": [1], "y_tru": [1]}'
 
 
 @pytest.mark.parametrize(
@@ -114,6 +115,12 @@ LENGTHS = '{"y_true": [1, 0], "y_pred": [1]}'  # fits the schema; the tool refus
         (["--server", "remote", "read", "models://no-such-model/card"], EXIT_REJECTED, "the server rejected"),
         (["call", "remote.text_metrics", "--args", "{}"], EXIT_REJECTED, "candidates"),
         (["call", "remote.retrieval_metrics", "--args", '{"queries": "d1"}'], EXIT_REJECTED, "queries"),
+        # (a name the schema does not list: the server refuses it, see the strict-arguments tests)
+        (
+            ["call", "remote.classification_metrics", "--args", TYPO],
+            EXIT_REJECTED,
+            "unknown argument 'y_tru'",
+        ),
         # 5: too slow
         (
             ["call", "cb.slow", "--args", '{"steps": 50, "delay": 0.1}', "--timeout", "0.3"],
