@@ -163,6 +163,9 @@ def test_sentences_before_blocks_say_what_they_need() -> None:
         assert "GENAI_TOKEN" in before and ("HTTP" in before or "server running" in before), before
     shell = claimed("The host", "sh", "genai-mcp host").before
     assert "servers.json" in shell and "GENAI_TOKEN" in shell, shell
+    assert "repository root" in claimed("Over HTTP", "sh", "genai-mcp serve --transport http").before
+    curl = claimed("Over HTTP", "sh", "curl").before
+    assert "server running" in curl and "GENAI_MCP_TOKENS" in curl, curl
 
 
 def test_assistant_configs_load_in_the_host() -> None:
