@@ -16,6 +16,17 @@ the event loop and maps the domain's errors onto ToolError (server/errors.py). T
 A spec's `content` hook turns the result into content blocks after its JSON (image previews,
 resource links). Arguments that only the call has (a confirmation flag, how long to wait) are
 fields of a request model that extends the domain's, never parameters written by hand.
+
+Arguments are checked before anything runs (resolvers included), the same way for every tool:
+- a name the tool does not have is refused, naming the closest one (`unknown argument 'steps';
+  did you mean 'max_steps'?`), and so is a key a nested object does not have; resolved values
+  are not arguments, and the request's `_meta` is not among them;
+- JSON types are strict: a boolean only from true/false, an integer only from a JSON number
+  with no fraction (3 or 3.0, not 3.5 or "3"), a number from any JSON number, a string only
+  from a string, a literal only exactly; nested objects (chat messages, documents, labelled
+  images) follow the same rule. The SDK's one leniency stays: a JSON array or object sent as
+  a string where a string is not expected is read as that array or object;
+- every problem is one `field: message` line (server/errors.py), never pydantic's model names.
 """
 
 from __future__ import annotations
@@ -28,13 +39,16 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
 
 import anyio.to_thread
+import pydantic_core
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from genai_mcp.server.client_logs import forwarding
-from genai_mcp.server.errors import tool_errors
+from genai_mcp.server.errors import describe_validation_error, tool_errors
 from genai_mcp.server.longwork import run_with_progress
 from genai_mcp.tools.limits import render
 from genai_mcp.tools.progress import Progress
@@ -165,13 +179,14 @@ class ToolPublisher:
 
         returns: Any = Annotated[CallToolResult, spec.result] if spec.content else spec.result
         _sign(tool, spec.name, flat_signature(request_model, self.limits), consumed, returns)
-        self.server.add_tool(
+        checked = _CheckedTool.from_function(
             tool,
             name=spec.name,
             title=spec.title,
             description=render(spec.description, self.limits),
             annotations=spec.annotations,
         )
+        _register(self.server, checked)
         self.specs[spec.name] = spec
 
     def _markers(self, spec: ToolSpec[Any, Any], resolvers: Sequence[Resolver]) -> dict[str, Any]:
@@ -197,6 +212,58 @@ class ToolPublisher:
         content: list[ContentBlock] = [TextContent(type="text", text=json.dumps(data, indent=2))]
         content += spec.content(result)
         return CallToolResult(content=content, structured_content=data)
+
+
+class _CheckedTool(Tool):
+    """The SDK's Tool with the argument rules of the module docstring in front of its own (lax)
+    validation, and the SDK's validation errors in the one-line form of server/errors.py."""
+
+    async def run(
+        self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
+    ) -> Any:
+        metadata = self.fn_metadata
+        known = [info.alias or name for name, info in metadata.arg_model.model_fields.items()]
+        # What the SDK validates next (its JSON-in-a-string leniency applied), as the JSON it came
+        # in as (NaN and Infinity included), with strict types and no unknown names at any depth.
+        parsed = _integral(metadata.pre_parse_json(arguments))
+        try:
+            as_json = pydantic_core.to_json(parsed, inf_nan_mode="constants")
+            metadata.arg_model.model_validate_json(as_json, strict=True, extra="forbid")
+        except ValidationError as exc:
+            text = describe_validation_error(exc, known, parsed)
+            raise ToolError(f"Error executing tool {self.name}: {text}") from exc
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as exc:
+            # Only the SDK's own argument validation raises a plain ToolError straight from a
+            # ValidationError (the tools' own come through tool_errors, crashes as UnexpectedToolError).
+            cause = exc.__cause__
+            if type(exc) is not ToolError or not isinstance(cause, ValidationError):
+                raise
+            text = describe_validation_error(cause, known, metadata.pre_parse_json(arguments))
+            raise ToolError(f"Error executing tool {self.name}: {text}") from cause
+
+
+def _integral(value: Any) -> Any:
+    """`value` with every integral float an int: JSON (and the published schema's "integer") does not
+    tell 3.0 from 3, so neither does the strict check; 3.5 stays a float."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list | tuple):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
+
+
+def _register(server: MCPServer[Any], tool: Tool) -> None:
+    """Register `tool` as `server.add_tool` would. MCPServer builds its own Tool from a function and
+    takes Tool objects only at construction (`tools=`), so this is the seam's one reach into the
+    SDK's ToolManager."""
+    manager = server._tool_manager
+    if manager.get_tool(tool.name) is not None:
+        raise ValueError(f"a tool named {tool.name!r} is already registered")
+    manager._tools[tool.name] = tool
 
 
 def _resolver_wrapper(resolver: Resolver, request_model: type[BaseModel], fields: list[str]) -> Any:

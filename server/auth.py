@@ -3,21 +3,30 @@
 Tokens are compared as SHA-256 digests with `hmac.compare_digest` against every configured token
 (no early exit), so timing reveals neither a prefix nor which token matched. Tokens are never
 logged: the AccessToken's client id is the token's position in the configuration.
+
+The SDK answers every unauthenticated request with the same 401 (`error="invalid_token"`,
+"Authentication required"). BearerChallenges tells the two cases apart, as RFC 6750 section 3.1
+asks: a request with no bearer token gets a challenge with no error code and a body saying a token
+is required; a token that is not valid gets `error="invalid_token"` and a body saying so. Both
+keep `resource_metadata` (RFC 9728).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Sequence
 
 from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl, SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genai_mcp.server.settings import MIN_TOKEN_LENGTH
 
-__all__ = ["StaticTokenVerifier", "auth_settings"]
+__all__ = ["BearerChallenges", "StaticTokenVerifier", "auth_settings"]
 
 
 class StaticTokenVerifier:
@@ -63,3 +72,55 @@ def auth_settings(public_url: str) -> AuthSettings:
         # The verifier accepts only tokens minted for this server, so no audience check applies.
         validate_token_resource=False,
     )
+
+
+TOKEN_REQUIRED = "a bearer token is required: send the header Authorization: Bearer <token>"
+TOKEN_NOT_VALID = "the bearer token is not valid"
+
+
+class BearerChallenges:
+    """ASGI middleware around the SDK's app: its 401s, rewritten to say what was wrong.
+
+    `resource_server_url` is the AuthSettings' (the 401s point at its RFC 9728 metadata). Only 401
+    responses change; everything else passes through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, resource_server_url: AnyHttpUrl):
+        self.app = app
+        self.metadata = str(build_resource_metadata_url(resource_server_url))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The SDK's backend reads a token only from `Authorization: Bearer ...`; any other header
+        # (none, Basic, ...) is a request without bearer credentials.
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        presented = authorization[:7].lower() == b"bearer "
+        replaced = False
+
+        async def send_challenge(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                replaced = True
+                await self._challenge(send, presented)
+            elif not replaced:
+                await send(message)  # (the body of a replaced 401 is dropped)
+
+        await self.app(scope, receive, send_challenge)
+
+    async def _challenge(self, send: Send, presented: bool) -> None:
+        if presented:
+            challenge = f'Bearer error="invalid_token", error_description="{TOKEN_NOT_VALID}", '
+            body = {"error": "invalid_token", "error_description": TOKEN_NOT_VALID}
+        else:
+            challenge = "Bearer "  # no credentials: no error code (RFC 6750 section 3.1)
+            body = {"error_description": TOKEN_REQUIRED}
+        data = json.dumps(body).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(data)).encode()),
+            (b"www-authenticate", f'{challenge}resource_metadata="{self.metadata}"'.encode()),
+        ]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": data})

@@ -62,13 +62,20 @@ def build_http_app(settings: ServerSettings) -> Starlette:
     from genai_mcp.server.app import create_server
 
     server = create_server(settings, http=True)
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         streamable_http_path="/mcp",
         json_response=False,
         stateless_http=False,
         transport_security=transport_security(settings),
         host=settings.host,
     )
+    auth = server.settings.auth
+    if auth is not None and auth.resource_server_url is not None:
+        from genai_mcp.server.auth import BearerChallenges
+
+        # Outermost, so it sees the 401s of the SDK's auth middleware.
+        app.add_middleware(BearerChallenges, resource_server_url=auth.resource_server_url)
+    return app
 
 
 def serve_http(settings: ServerSettings) -> None:

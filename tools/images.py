@@ -21,9 +21,10 @@ What is accepted: PNG, JPEG, WebP, GIF and BMP, one frame only (an animated GIF,
 refused: which frame a classifier should see is the caller's choice, not ours). Limits, each
 refusal naming it: encoded size (`policy.limits.max_bytes`), decoded size in pixels
 (`policy.limits.max_pixels`, checked on the header before any pixel is decoded; Pillow's own
-decompression-bomb guard stays on as well), and the shorter side (`policy.min_side`). Every refusal raises InvalidInputError or LimitExceededError,
-carrying the key of the setting that would allow it (images.max_bytes, images.max_pixels,
-files.roots, images.allow_url_fetch) where there is one.
+decompression-bomb guard stays on as well), and the shorter side (`policy.min_side`); an image
+whose header declares no pixels (0 wide or 0 high) is refused as empty. Every refusal raises
+InvalidInputError or LimitExceededError, carrying the key of the setting that would allow it
+(images.max_bytes, images.max_pixels, files.roots, images.allow_url_fetch) where there is one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import binascii
 import io
 import logging
 import re
+import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,6 +146,11 @@ def decode_image(data: bytes, policy: ImagePolicy) -> Image:
         # Opening reads only the header; Pillow's bomb guard may already refuse the size here.
         image = PILImage.open(io.BytesIO(data), formats=list(FORMATS))
     except UnidentifiedImageError:
+        size = _declared_size(data)  # Pillow identifies no image with no pixels
+        if size is not None and 0 in size[1:]:
+            raise InvalidInputError(
+                f"the image is empty: its {size[0]} header declares {size[1]}x{size[2]} pixels"
+            ) from None
         raise InvalidInputError(
             f"the data is not a PNG, JPEG, WebP, GIF or BMP image (it starts with {data[:8]!r})"
         ) from None
@@ -179,6 +186,32 @@ def decode_image(data: bytes, policy: ImagePolicy) -> Image:
                 f"the {image.format} image data is corrupt or truncated: {_first_line(exc)}"
             ) from None
     return rgb
+
+
+def _declared_size(data: bytes) -> tuple[str, int, int] | None:
+    """(format, width, height) as a PNG, GIF, BMP or JPEG header states it; None if it states none."""
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            return "PNG", width, height
+        if data[:6] in (b"GIF87a", b"GIF89a"):
+            width, height = struct.unpack("<HH", data[6:10])
+            return "GIF", width, height
+        if data[:2] == b"BM":
+            core = struct.unpack("<I", data[14:18])[0] == 12  # OS/2 1.x: 16-bit sizes
+            width, height = struct.unpack("<HH" if core else "<ii", data[18:22] if core else data[18:26])
+            return "BMP", abs(width), abs(height)  # a negative height means top-down rows
+        if data[:2] == b"\xff\xd8":
+            at = 2
+            while data[at] == 0xFF:  # segments up to the first start-of-frame
+                marker, length = data[at + 1], struct.unpack(">H", data[at + 2 : at + 4])[0]
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+                    return "JPEG", width, height
+                at += 2 + length
+    except (struct.error, IndexError):
+        pass  # a header cut short states nothing
+    return None
 
 
 def _to_rgb(image: Image) -> Image:

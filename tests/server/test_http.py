@@ -29,13 +29,27 @@ def post_init(server: HttpServer, **headers: str) -> httpx2.Response:
     return httpx2.post(server.mcp_url, json=INIT, headers=ACCEPT | headers, timeout=10)
 
 
-def test_missing_and_wrong_token_get_401_with_metadata_pointer(http_server: HttpServer) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic eDp5"}):
+def test_missing_and_wrong_token_get_different_401s_with_metadata_pointer(http_server: HttpServer) -> None:
+    metadata = f'resource_metadata="{http_server.url}/.well-known/oauth-protected-resource/mcp"'
+    # No credentials at all, or none of the Bearer scheme: no error code (RFC 6750 section 3.1).
+    for headers in ({}, {"Authorization": "Basic eDp5"}):
         r = post_init(http_server, **headers)
         assert r.status_code == 401, headers
+        assert r.headers["www-authenticate"] == f"Bearer {metadata}"
+        assert r.json() == {
+            "error_description": "a bearer token is required: send the header Authorization: Bearer <token>"
+        }
+    # A token that is not valid says so, with the error code.
+    for token in ("wrong-token-0123456789", TOKEN[:-1], "x"):
+        r = post_init(http_server, Authorization=f"Bearer {token}")
+        assert r.status_code == 401, token
         challenge = r.headers["www-authenticate"]
-        assert challenge.startswith("Bearer")
-        assert f'resource_metadata="{http_server.url}/.well-known/oauth-protected-resource/mcp"' in challenge
+        assert challenge.startswith('Bearer error="invalid_token", ') and challenge.endswith(metadata)
+        assert r.json() == {"error": "invalid_token", "error_description": "the bearer token is not valid"}
+        assert int(r.headers["content-length"]) == len(r.content)
+    # The scheme name is case-insensitive; the right token still gets in, the health check stays open.
+    assert post_init(http_server, Authorization=f"bearer {TOKEN}").status_code == 200
+    assert httpx2.get(http_server.url + "/health", timeout=5).status_code == 200
 
 
 def test_right_token_initializes(http_server: HttpServer) -> None:

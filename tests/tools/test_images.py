@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.server
 import os
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -178,6 +179,38 @@ def test_paths_cannot_leave_the_roots(tree: Path) -> None:
     for spec, words in cases.items():
         with pytest.raises(InvalidInputError, match=words):
             load_image(spec, policy)
+
+
+def _empty_jpeg() -> bytes:
+    # Pillow will not save a JPEG with no pixels: a real one with its frame header's size zeroed.
+    data = bytearray(encode(digit_like(), "JPEG"))
+    frame = data.index(b"\xff\xc0")
+    data[frame + 5 : frame + 9] = struct.pack(">HH", 0, 0)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        # Pillow refuses to save any of these: the headers are written by hand.
+        (png_header_only(0, 0), "its PNG header declares 0x0 pixels"),
+        (png_header_only(0, 16), "its PNG header declares 0x16 pixels"),
+        (b"GIF89a" + struct.pack("<HH", 16, 0) + b"\0\0\0;", "its GIF header declares 16x0 pixels"),
+        (
+            b"BM" + struct.pack("<IHHIIiiHH", 62, 0, 0, 54, 40, 0, -16, 1, 24) + bytes(32),
+            "its BMP header declares 0x16 pixels",
+        ),
+        (_empty_jpeg(), "its JPEG header declares 0x0 pixels"),
+    ],
+)
+def test_an_image_with_no_pixels_is_refused_as_empty(data: bytes, words: str) -> None:
+    for spec in (b64(data), "data:image/png;base64," + b64(data)):
+        with pytest.raises(InvalidInputError, match=f"the image is empty: {words}") as refused:
+            load_image(spec, ImagePolicy())
+        assert "not a PNG" not in str(refused.value)
+    # Cut short before its size, the same header states none: refused, not empty, not a crash.
+    with pytest.raises(InvalidInputError, match=r"not a PNG, JPEG, WebP, GIF or BMP|corrupt"):
+        load_image(b64(data[:7]), ImagePolicy())
 
 
 def test_the_minimum_side_is_a_policy_value() -> None:
