@@ -33,8 +33,9 @@ def server_logger(server: str) -> logging.Logger:
 def make_logging_callback(server: str, level: LogLevel) -> LoggingFnT:
     """The SDK callback: messages at `level` or above become records tagged with the server's name.
 
-    Each record carries `mcp_server`, `mcp_logger` and `mcp_level` attributes for handlers that
-    route or format by them; the message reads `[server] logger: data`.
+    Each record carries `mcp_server`, `mcp_logger`, `mcp_level` and `mcp_data` attributes for
+    handlers that route or format by them; the message reads `[server] logger: data`, where data
+    `{"message": ..., **figures}` (genai-mcp's form) reads as its message and other data as JSON.
     """
     logger = server_logger(server)
     threshold = _ORDER.index(level)
@@ -42,7 +43,11 @@ def make_logging_callback(server: str, level: LogLevel) -> LoggingFnT:
     async def on_log(params: LoggingMessageNotificationParams) -> None:
         if _ORDER.index(params.level) < threshold:
             return
-        data = params.data if isinstance(params.data, str) else json.dumps(params.data, default=str)
+        data = params.data
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            data = data["message"]
+        elif not isinstance(data, str):
+            data = json.dumps(data, default=str)
         source = f"{params.logger}: " if params.logger else ""
         logger.log(
             PYTHON_LEVELS[params.level],
@@ -50,7 +55,12 @@ def make_logging_callback(server: str, level: LogLevel) -> LoggingFnT:
             server,
             source,
             data,
-            extra={"mcp_server": server, "mcp_logger": params.logger, "mcp_level": params.level},
+            extra={
+                "mcp_server": server,
+                "mcp_logger": params.logger,
+                "mcp_level": params.level,
+                "mcp_data": params.data,
+            },
         )
 
     return on_log

@@ -7,7 +7,8 @@
         --url https://api.openai.com/v1 --model gpt-4o-mini
 
 Server "genai" is genai-mcp over stdio: its metrics, and describe_image, which asks the host's LLM
-for a sentence (sampling). Server "desk" is the small server at the bottom of this file, started as
+for a sentence (sampling); it logs the models it loads (logging: each record carries the figures, id,
+task, device, dtype, seconds, bytes). Server "desk" is the small server at the bottom of this file, started as
 `python examples/host_two_servers.py --serve`: book_room asks the user for details (elicitation)
 and logs what it does (logging); tidy_up reports progress. Both protocol forms work: "desk" uses
 2026-07-28 (multi round-trip requests), "genai" 2025-11-25 (push requests), to show both.
@@ -31,6 +32,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from genai_mcp.client import Host, ProgressBars
+from genai_mcp.tools.models.progress_bars import disable_progress_bars
 
 console = Console()
 
@@ -60,6 +62,7 @@ def host_config(args: argparse.Namespace, data_dir: str) -> dict[str, Any]:
                 "env": {"HF_HUB_OFFLINE": "1", "GENAI_MCP_DATA_DIR": data_dir},
                 "protocol": "legacy",
                 "sampling": sampling,
+                "log_level": "info",  # asked with logging/setLevel on 2025-11-25: loads and warnings
             },
             "desk": {
                 "command": sys.executable,
@@ -164,6 +167,8 @@ def main() -> None:
         level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
     )
     logging.getLogger("genai_mcp.client.server").setLevel(logging.INFO)
+    # The local LLM loads in this process: its load is quiet too (the server's loads are logged).
+    disable_progress_bars()
     anyio.run(tour, args)
 
 

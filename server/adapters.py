@@ -47,7 +47,6 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from genai_mcp.server.client_logs import forwarding
 from genai_mcp.server.errors import describe_validation_error, tool_errors
 from genai_mcp.server.longwork import run_with_progress
 from genai_mcp.tools.limits import render
@@ -171,10 +170,9 @@ class ToolPublisher:
         consumed = self._markers(spec, resolvers)  # resolver name -> its Annotated[..., Resolve]
 
         async def tool(ctx: Context[Any], **kwargs: Any) -> Any:
-            async with forwarding(ctx):  # this call's log records go to its client (client_logs.py)
-                with tool_errors():
-                    request = request_model(**{k: kwargs[k] for k in fields})
-                    result = await run(request, ctx, {name: kwargs[name] for name in consumed})
+            with tool_errors():
+                request = request_model(**{k: kwargs[k] for k in fields})
+                result = await run(request, ctx, {name: kwargs[name] for name in consumed})
             return self._reply(spec, result)
 
         returns: Any = Annotated[CallToolResult, spec.result] if spec.content else spec.result

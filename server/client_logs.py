@@ -4,10 +4,11 @@ tools/ logs with plain `logging.getLogger(__name__)` where an event happens (a m
 finished, a prompt truncated); figures ride along as `extra={"figures": {...}}`, a JSON-ready dict.
 This module is the one bridge from those records to MCP `notifications/message`:
 
-    install(server)          declare the `logging` capability; answer `logging/setLevel`
+    install(server)          declare the `logging` capability, answer `logging/setLevel`, and route
+                             each tools/call and resources/read (a middleware around `forwarding`)
     attached(lifespan)       the server's lifespan with the bridge's handler on the genai_mcp logger
-    forwarding(ctx)          around each tool call (server/adapters.py): records emitted while the
-                             call runs, in any thread it runs work in, go to the client that made it
+    forwarding(request)      records emitted while the request is handled, in any thread its work
+                             runs in (resolvers' included), go to the client that sent it
 
 Who gets what. Nothing goes to a client that did not ask, and nothing below the level it asked for:
 - 2025-11-25 connections ask with `logging/setLevel`; the level is the connection's (kept in its
@@ -15,7 +16,9 @@ Who gets what. Nothing goes to a client that did not ask, and nothing below the 
 - 2026-07-28 requests ask one by one, with the level in `_meta` ("io.modelcontextprotocol/logLevel",
   `Client(log_level=...)`); records go out on that request's stream while it runs, as the spec says.
 - A record is routed by the call that produced it (a contextvar set by `forwarding`, copied into
-  worker threads by anyio and into a training job's run by the job runner). Work that outlives its
+  worker threads by anyio and into a training job's run by the job runner). The middleware wraps
+  the whole request, so a tool's resolvers (sampling / elicitation rounds, which the SDK runs
+  before the tool itself) and the argument checks are inside it too. Work that outlives its
   call (a LoRA job finishing in the background) reaches the same connection on its standalone
   stream if that is a 2025-11-25 connection that set a level; a 2026-07-28 client has no stream to
   receive it on, and reads the outcome from job_status. Records of no call (start-up, shutdown) go
@@ -49,8 +52,7 @@ from typing import Any, Final, TypeVar, get_args
 import anyio
 from mcp.server import MCPServer
 from mcp.server.connection import Connection
-from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import Context
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.types import (
     LOG_LEVEL_META_KEY,
@@ -97,14 +99,27 @@ def _at_least(level: LoggingLevel, threshold: LoggingLevel) -> bool:
 # ---- the capability and the 2025-11-25 level
 
 
-def install(server: MCPServer[Any]) -> None:
-    """Declare the `logging` capability: the SDK advertises it once `logging/setLevel` has a handler.
+_ROUTED = frozenset({"tools/call", "resources/read"})  # the requests whose work logs
 
-    MCPServer has no public way to add one, so it goes on the low-level server, as the SDK's
-    extension docs advise for `logging/setLevel`; 2026-07-28 requests never reach it (the method is
-    not part of that revision) and carry their level in `_meta` instead.
+
+def install(server: MCPServer[Any]) -> None:
+    """Declare the `logging` capability and route the records of each routed request to its client.
+
+    The SDK advertises `logging` once `logging/setLevel` has a handler. MCPServer has no public way
+    to add one, so it goes on the low-level server, as the SDK's extension docs advise for
+    `logging/setLevel`; 2026-07-28 requests never reach it (the method is not part of that revision)
+    and carry their level in `_meta` instead. The routing is a server middleware (the SDK's hook
+    around every inbound request), added after the SDK's own.
     """
     server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_level)
+    server.middleware.append(_route)
+
+
+async def _route(ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
+    if ctx.request_id is None or ctx.method not in _ROUTED:
+        return await call_next(ctx)
+    async with forwarding(ctx):
+        return await call_next(ctx)
 
 
 async def _set_level(ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
@@ -264,12 +279,11 @@ async def _notify(connection: Connection, item: _Item) -> None:
         logger.debug("a log record for a closed connection was dropped")
 
 
-def _call_of(ctx: Context[Any]) -> _Call | None:
+def _call_of(request: ServerRequestContext[Any]) -> _Call | None:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not asyncio: the SDK runs on it, but stay quiet rather than fail a call
         return None
-    request = ctx.request_context
     session = request.session
     if request.protocol_version in MODERN_PROTOCOL_VERSIONS:
         asked = (request.meta or {}).get(LOG_LEVEL_META_KEY)
@@ -281,13 +295,13 @@ def _call_of(ctx: Context[Any]) -> _Call | None:
 
 
 @asynccontextmanager
-async def forwarding(ctx: Context[Any]) -> AsyncIterator[None]:
-    """Route the log records of the work inside to the client of this call (see the module doc).
+async def forwarding(request: ServerRequestContext[Any]) -> AsyncIterator[None]:
+    """Route the log records of the work inside to the client of `request` (see the module doc).
 
-    The call's records are written while it runs, and those still queued when it ends before its
+    The records are written while the work runs, and those still queued when it ends before its
     result (at most FLUSH_SECONDS); an exception from the work propagates unchanged.
     """
-    call = _call_of(ctx)
+    call = _call_of(request)
     token = _current.set(call)
     try:
         if call is None or not call.open:

@@ -205,6 +205,22 @@ def test_a_model_load_is_logged_with_its_figures_before_the_result(tmp_path: Pat
     assert before and all(before), "every record arrived before the call's result"
 
 
+@pytest.mark.parametrize("era", ERAS)
+def test_the_records_of_a_tools_resolvers_arrive_too(tmp_path: Path, era: str) -> None:
+    # describe_image runs its classifiers in a resolver, which the SDK runs before the tool itself.
+    server = create_server(ServerSettings(data_dir=tmp_path, log_level="WARNING"))
+    heard = Heard()
+
+    async def main() -> None:
+        async with client(server, era, heard, "info") as c:
+            await ask(c, era, "info")
+            result = ok(await c.call_tool("describe_image", {"image": png()}))
+            assert result["description_status"] == "client_cannot_sample"
+
+    anyio.run(main)
+    assert heard.with_text("loaded house/vit-digits") and heard.with_text("loaded house/clip-digits")
+
+
 # ---- during the call, and a client gone mid-call
 
 
@@ -468,3 +484,5 @@ def test_the_host_shows_genai_mcp_logs_in_both_eras(tmp_path: Path, caplog: pyte
         text = "\n".join(r.getMessage() for r in shown)
         assert "loaded house/vit-digits" in text and "transparency dropped" in text, text
         assert {r.levelno for r in shown} == {logging.INFO, logging.WARNING}
+        (load,) = [r for r in shown if "loaded house/vit-digits" in r.getMessage()]
+        assert load.mcp_data["task"] == "image-classification" and load.mcp_data["bytes"] > 0  # type: ignore[attr-defined]
