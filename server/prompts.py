@@ -9,30 +9,29 @@
 
 A prompt's text names every tool call as `tool` with {JSON arguments} (call() below) and every
 result field as `tool.field.path`, so a test can check them against tools/list and the tools'
-schemas. Arguments are strings (as MCP has them); each is checked before anything is rendered:
-a missing required one, an unknown name, one over its length limit or outside its choices is an
-INVALID_PARAMS error that names the argument and what is allowed. Prompts read this server's
-state (collections, adapters, jobs) when rendered, so what they say is true of this server.
+schemas. Arguments are strings (as MCP has them), checked before anything is rendered (server/prompting.py).
+Prompts read this server's state (collections, adapters, jobs) when rendered, so what they say is
+true of this server.
 Which prompt arguments complete to what: server/completions.py.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
 from mcp.server import MCPServer
-from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver.prompts.base import Message, Prompt, PromptArgument, UserMessage
-from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, GetPromptRequestParams, GetPromptResult, InputRequiredResult
 
-from genai_mcp.server.limits import VARIABLES
+from genai_mcp.server.prompting import (
+    PromptArg,
+    PromptError,
+    PromptSpec,
+    call,
+    integer_argument,
+    lines_of,
+    publish_prompts,
+)
 from genai_mcp.server.state import ServerState
 from genai_mcp.tools import lora
 from genai_mcp.tools.errors import GenAIError
@@ -42,51 +41,17 @@ from genai_mcp.tools.rag.schemas import COLLECTION_PATTERN
 __all__ = ["PROMPTS", "PromptArg", "PromptSpec", "call", "register"]
 
 REFERENCE_SEPARATOR = "|||"  # between alternative references of one candidate (as in Moses files)
-_SHORT = 1024  # chars of a name, id or short option
 _IMAGE_CHARS = 200_000  # an image argument is meant to be a path or URI; inline base64 stays small
-
-
-@dataclass(frozen=True)
-class PromptArg:
-    """One prompt argument. `max_chars` is a number or a limit key whose live value bounds it."""
-
-    name: str
-    description: str
-    required: bool = False
-    max_chars: int | str = _SHORT
-    choices: tuple[str, ...] = ()
-
-
-Render = Callable[[ServerState, Mapping[str, str]], str]
-
-
-@dataclass(frozen=True)
-class PromptSpec:
-    name: str
-    title: str
-    description: str
-    arguments: tuple[PromptArg, ...]
-    render: Render  # (state, checked arguments) -> the user message; PromptError for a bad value
-
-
-class PromptError(Exception):
-    """A prompt argument's value is refused; the message says which and why."""
-
-
-def call(tool: str, **arguments: Any) -> str:
-    """How a prompt names a tool call: `tool` with its arguments as JSON (None: left out)."""
-    given = {k: v for k, v in arguments.items() if v is not None}
-    return f"`{tool}` with {json.dumps(given, ensure_ascii=False)}"
 
 
 # ---- evaluate_text
 
 
 def _evaluate_text(state: ServerState, args: Mapping[str, str]) -> str:
-    candidates = _lines(args["candidates"])
+    candidates = lines_of(args["candidates"])
     references = [
         [ref.strip() for ref in line.split(REFERENCE_SEPARATOR) if ref.strip()]
-        for line in _lines(args["references"])
+        for line in lines_of(args["references"])
     ]
     if not candidates:
         raise PromptError("candidates has no text: give one candidate per line")
@@ -146,7 +111,7 @@ def _ask_collection(state: ServerState, args: Mapping[str, str]) -> str:
     if not state.rag.exists(collection):
         known = ", ".join(state.rag.names()) or "none yet (rag_index creates them)"
         raise PromptError(f"there is no collection {collection!r}; collections: {known}")
-    k = _integer(args, "k", 5, low=1, key="rag.max_k", state=state)
+    k = integer_argument(args, "k", 5, low=1, key="rag.max_k", state=state)
     return "\n".join(
         [
             f"Answer this question from the documents in the RAG collection {collection!r} of the "
@@ -225,7 +190,7 @@ def _plan_lora_finetune(state: ServerState, args: Mapping[str, str]) -> str:
             )
         if state.adapters.exists(name):
             raise PromptError(f"an adapter named {name!r} already exists: choose a new name")
-    steps = _integer(args, "max_steps", None, low=1, key="lora.max_steps", state=state)
+    steps = integer_argument(args, "max_steps", None, low=1, key="lora.max_steps", state=state)
     base = args.get("base_model")
     request = {"task": task, "dataset": dataset, "base_model": base, "name": name, "max_steps": steps}
     use = "generate_text" if task == "causal-lm" else "classify_image"
@@ -390,107 +355,5 @@ PROMPTS: tuple[PromptSpec, ...] = (
 )
 
 
-# ---- checking and publishing
-
-
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _integer(
-    args: Mapping[str, str], name: str, default: int | None, *, low: int, key: str, state: ServerState
-) -> int | None:
-    if name not in args:
-        return default
-    high = int(str(state.limits[key]))
-    raw = args[name].strip()
-    if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
-        raise PromptError(
-            f"{name} must be a whole number from {low} to {high} ({key}, {VARIABLES[key]}), not {raw[:20]!r}"
-        )
-    return int(raw)
-
-
-def _checked(spec: PromptSpec, state: ServerState, arguments: Mapping[str, Any]) -> dict[str, str]:
-    names = [a.name for a in spec.arguments]
-    for given in arguments:
-        if given not in names:
-            close = difflib.get_close_matches(given, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; its arguments: {', '.join(names)}"
-            raise PromptError(f"unknown argument {given[:80]!r}{hint}")
-    checked: dict[str, str] = {}
-    for arg in spec.arguments:
-        value = arguments.get(arg.name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if arg.required:
-                raise PromptError(f"the argument {arg.name!r} is required: {arg.description}")
-            continue
-        if not isinstance(value, str):
-            raise PromptError(f"{arg.name} must be a string, not {type(value).__name__}")
-        limit = arg.max_chars if isinstance(arg.max_chars, int) else int(str(state.limits[arg.max_chars]))
-        if len(value) > limit:
-            where = (
-                "" if isinstance(arg.max_chars, int) else f" ({arg.max_chars}, {VARIABLES[arg.max_chars]})"
-            )
-            raise PromptError(f"{arg.name} is {len(value)} characters, over the limit of {limit}{where}")
-        if arg.choices and value not in arg.choices:
-            raise PromptError(f"{arg.name} must be one of {', '.join(arg.choices)}, not {value[:80]!r}")
-        checked[arg.name] = value
-    return checked
-
-
-class _CheckedPrompt(Prompt):
-    """An SDK Prompt whose arguments are checked by _checked (the SDK's own check answers only
-    "Error rendering prompt" for a bad value) and whose text comes from its spec."""
-
-    async def render(self, arguments: dict[str, Any] | None, context: Any) -> list[Message]:  # type: ignore[override]
-        text = await anyio.to_thread.run_sync(self.fn, arguments or {})
-        assert isinstance(text, str)
-        return [UserMessage(text)]
-
-
 def register(server: MCPServer[Any], state: ServerState) -> None:
-    _refuse_unknown_prompts(server)
-    for spec in PROMPTS:
-
-        def render(arguments: Mapping[str, Any], spec: PromptSpec = spec) -> str:
-            try:
-                return spec.render(state, _checked(spec, state, arguments))
-            except PromptError as exc:
-                raise MCPError(INVALID_PARAMS, f"prompt {spec.name}: {exc}") from None
-
-        server.add_prompt(
-            _CheckedPrompt(
-                name=spec.name,
-                title=spec.title,
-                description=spec.description,
-                arguments=[
-                    PromptArgument(name=a.name, description=a.description, required=a.required)
-                    for a in spec.arguments
-                ],
-                fn=render,
-            )
-        )
-
-
-def _refuse_unknown_prompts(server: MCPServer[Any]) -> None:
-    """An unknown prompt name is INVALID_PARAMS naming the prompts there are.
-
-    The SDK raises a bare ValueError for it, which a 2026-07-28 client reads as "Internal server
-    error" (and the server logs as a crash). MCPServer has no public hook, so the check wraps its
-    `prompts/get` handler on the low-level server, as client_logs does for `logging/setLevel`.
-    Every prompt of this server is one of PROMPTS.
-    """
-    names = [spec.name for spec in PROMPTS]
-    sdk_get_prompt = server._handle_get_prompt
-
-    async def get_prompt(
-        ctx: ServerRequestContext[Any], params: GetPromptRequestParams
-    ) -> GetPromptResult | InputRequiredResult:
-        if params.name not in names:
-            close = difflib.get_close_matches(params.name, names, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"prompts: {', '.join(names)}"
-            raise MCPError(INVALID_PARAMS, f"unknown prompt {params.name[:80]!r}; {hint}")
-        return await sdk_get_prompt(ctx, params)
-
-    server._lowlevel_server.add_request_handler("prompts/get", GetPromptRequestParams, get_prompt)
+    publish_prompts(server, state, PROMPTS)
