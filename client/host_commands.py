@@ -90,8 +90,8 @@ def _misfits(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
     """How `arguments` break the tool's input schema (empty when they fit or it cannot be checked):
     what the schema says, and a name it does not list (servers refuse those without the schema
     saying additionalProperties: false)."""
-    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
-    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
 
     listed = schema.get("properties")
     unlisted = [

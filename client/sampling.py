@@ -80,11 +80,15 @@ def _temperature(params: CreateMessageRequestParams, config: SamplingConfig) -> 
 async def _local(params: CreateMessageRequestParams, config: SamplingConfig) -> CreateMessageResult:
     try:
         from genai_mcp.tools.errors import GenAIError
+        from genai_mcp.tools.models.progress_bars import disable_progress_bars
         from genai_mcp.tools.text import GenerateTextRequest, generate_text
     except ImportError as exc:
         raise SamplingRefused(
             f"the local backend needs genai_mcp.tools.text, which is missing: {exc}"
         ) from None
+    # The host's terminal is the user's: the model libraries' "Loading weights" bars stay off it
+    # (process-wide switches, and this process is the host's).
+    disable_progress_bars()
     fields: dict[str, Any] = {
         "messages": chat_messages(params),
         "max_new_tokens": min(params.max_tokens, config.max_tokens),

@@ -47,7 +47,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ContentBlock, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
-from genai_mcp.server.errors import describe_validation_error, tool_errors
+from genai_mcp.server.errors import describe_validation_error, log_refusal, tool_errors
 from genai_mcp.server.longwork import run_with_progress
 from genai_mcp.tools.limits import render
 from genai_mcp.tools.progress import Progress
@@ -229,6 +229,7 @@ class _CheckedTool(Tool):
             metadata.arg_model.model_validate_json(as_json, strict=True, extra="forbid")
         except ValidationError as exc:
             text = describe_validation_error(exc, known, parsed)
+            log_refusal("ArgumentError", text, None)
             raise ToolError(f"Error executing tool {self.name}: {text}") from exc
         try:
             return await super().run(arguments, context, convert_result)
@@ -239,6 +240,7 @@ class _CheckedTool(Tool):
             if type(exc) is not ToolError or not isinstance(cause, ValidationError):
                 raise
             text = describe_validation_error(cause, known, metadata.pre_parse_json(arguments))
+            log_refusal("ArgumentError", text, None)
             raise ToolError(f"Error executing tool {self.name}: {text}") from cause
 
 

@@ -170,7 +170,7 @@ def _model_ids(state: ServerState, tasks: Iterable[str]) -> list[str]:
         return not wanted or task in wanted
 
     # The operator's chosen defaults first (ModelCache.defaults, {task: model}, where the cache has them).
-    chosen: Mapping[str, str] = getattr(state.models, "defaults", None) or {}
+    chosen: Mapping[str, str] = state.models.defaults
     ids = [model for task, model in chosen.items() if serves(task)]
     ids += [m.name for m in HOUSE_MODELS.values() if serves(m.task)]
     ids += [info.id for info in state.models.loaded() if serves(info.task)]

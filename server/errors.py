@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from genai_mcp.server.limits import VARIABLES
 from genai_mcp.tools.errors import GenAIError, LimitExceededError, ModelUnavailableError
 
-__all__ = ["MAX_PROBLEMS", "describe_validation_error", "error_text", "tool_errors"]
+__all__ = ["MAX_PROBLEMS", "describe_validation_error", "error_text", "log_refusal", "tool_errors"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,16 +143,17 @@ def tool_errors() -> Iterator[None]:
         yield
     except GenAIError as exc:
         text = error_text(exc, VARIABLES)
-        _log_failure(type(exc).__name__, text, exc.setting, warn=isinstance(exc, ModelUnavailableError))
+        log_refusal(type(exc).__name__, text, exc.setting, warn=isinstance(exc, ModelUnavailableError))
         raise ToolError(text) from exc
     except ValidationError as exc:
         text = describe_validation_error(exc)
-        _log_failure("ValidationError", text, None)
+        log_refusal("ValidationError", text, None)
         raise ToolError(text) from exc
 
 
-def _log_failure(kind: str, text: str, setting: str | None, *, warn: bool = False) -> None:
+def log_refusal(kind: str, text: str, setting: str | None, *, warn: bool = False) -> None:
     # Clients that asked for logs get it too (server/client_logs.py). A missing model is the
     # operator's to fix (a warning); a refused input is the caller's (info).
     level = logging.WARNING if warn else logging.INFO
-    logger.log(level, "refused: %s", text, extra={"figures": {"error": kind, "setting": setting}})
+    extra = {"figures": {"error": kind, "setting": setting}, "refusal": not warn}
+    logger.log(level, "refused: %s", text, extra=extra)

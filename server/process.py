@@ -19,8 +19,8 @@ def configure_process(settings: ServerSettings) -> None:
     """Set up this serve process: stderr logging, no progress bars, torch's threads. Idempotent.
 
     - Logging: records at `--log-level` and above go to stderr (stdout over stdio carries only
-      JSON-RPC); every genai_mcp record is created, so clients may ask for levels below it
-      (server/client_logs.py filters per client).
+      JSON-RPC), except refused calls, which stderr shows only at DEBUG; every genai_mcp record
+      is created, so clients may ask for levels below it (server/client_logs.py filters per client).
     - The model libraries' console progress bars are off (tools/models/progress_bars.py), set
       before they are imported (tools import them on first call) and on any already loaded.
     - GENAI_MCP_TORCH_THREADS: torch's threads per operation. torch reads OMP_NUM_THREADS when it
@@ -44,7 +44,20 @@ def _configure_logging(level: str) -> None:
     if _handler is None:
         _handler = logging.StreamHandler(sys.stderr)
         _handler.setFormatter(logging.Formatter(_FORMAT))
+        _handler.addFilter(_expected_refusals_at_debug)
         root.addHandler(_handler)
     _handler.setLevel(level)
     root.setLevel(level)  # other libraries' records: only at --log-level
     logging.getLogger("genai_mcp").setLevel(logging.DEBUG)  # ours all exist; the handlers filter
+
+
+def _expected_refusals_at_debug(record: logging.LogRecord) -> bool:
+    """On stderr, a refused call is a DEBUG matter: the caller has it in its result already, and a
+    stdio server's stderr is often the same terminal (a host), where it would show two or three
+    times. Clients that asked for logs still get our refusal records at their own level."""
+    if record.levelno >= logging.WARNING or _handler is None or _handler.level <= logging.DEBUG:
+        return True
+    if getattr(record, "refusal", False):
+        return False
+    # The SDK's own line for the same refusal ("Tool 'x' failed: ..." / "rejected arguments").
+    return not (record.name == "mcp.server.mcpserver.server" and str(record.msg).startswith("Tool %r"))

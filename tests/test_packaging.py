@@ -112,7 +112,7 @@ def test_public_error_classes_are_in_the_documented_tree() -> None:
     for name in host_errors.__all__:
         cls = getattr(host_errors, name)
         assert issubclass(cls, BaseException)
-        assert re.search(rf"^\s+(?:[├└]── )?{name}\s", doc, re.M), f"{name} missing from the error tree"
+        assert re.search(rf"^[\s│]+(?:[├└]── )?{name}\s", doc, re.M), f"{name} missing from the error tree"
 
 
 def _tree_copy(dest: Path) -> None:

@@ -20,7 +20,7 @@ from genai_mcp.client.host_cli import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
 )
-from tests.helpers.host_entries import callbacks_entry
+from tests.helpers.host_entries import callbacks_entry, genai_stdio_entry
 from tests.helpers.processes import TOKEN, HttpServer
 
 CLASSIFY = json.dumps({"y_true": [1, 0, 1, 1], "y_pred": [1, 0, 0, 1], "average": "binary"})
@@ -231,3 +231,15 @@ def test_a_server_that_cannot_start_is_reported_once_by_the_command(config_file:
     assert done.stderr.count("'broken'") == 1 and "could not connect: cannot start" in done.stderr, (
         done.stderr
     )
+
+
+def test_a_refused_call_to_a_stdio_server_is_printed_once(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The server's stderr is the host's terminal here: its refusal records show only at DEBUG there.
+    path = tmp_path / "stdio.json"
+    path.write_text(json.dumps({"mcpServers": {"local": genai_stdio_entry(tmp_path / "data")}}))
+    args = json.dumps({"prompt": "x", "max_new_tokens": 5000})
+    assert host(path, "call", "local.generate_text", "--args", args) == EXIT_TOOL_ERROR
+    out, err = capfd.readouterr()
+    assert (out + err).count("max_new_tokens is 5000, over the limit of 1024") == 1, (out, err)
