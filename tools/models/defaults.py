@@ -20,14 +20,13 @@ chose another.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from genai_mcp.tools.errors import GenAIError, ModelUnavailableError
 from genai_mcp.tools.limits import render
+from genai_mcp.tools.models.loaders import describe_folder, read_json
 from genai_mcp.tools.models.resolve import house_default
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "default_model_texts",
     "default_unavailable",
     "folder_problem",
-    "read_json",
 ]
 
 EMBEDDING_TASK = "sentence-embedding"  # the model cache's task of sentence embedders (tools/rag/embed.py)
@@ -199,21 +197,4 @@ def _diffusion(folder: Path) -> str | None:
 
 
 def _holds(folder: Path) -> str:
-    index = read_json(folder / "model_index.json")
-    if index.get("_class_name"):
-        return f"it is a diffusers {index['_class_name']} folder"
-    config = read_json(folder / "config.json")
-    if config.get("_class_name"):
-        return f"it is a diffusers {config['_class_name']} checkpoint"
-    if config.get("model_type"):
-        return f"it is a {config['model_type']} checkpoint"
-    return "it has no config.json or model_index.json"
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object file's contents; {} when it is missing, unreadable or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return f"it is {describe_folder(folder)}"

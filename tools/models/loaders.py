@@ -19,7 +19,7 @@ from genai_mcp.tools.models.hub import first_line as _first_line
 from genai_mcp.tools.models.hub import hub_snapshot
 from genai_mcp.tools.models.resolve import house_default
 
-__all__ = ["EXPECTED", "load_checkpoint"]
+__all__ = ["EXPECTED", "describe_folder", "load_checkpoint", "read_json"]
 
 EXPECTED: dict[str, str] = {
     "image-classification": (
@@ -136,7 +136,7 @@ def _diffusion(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, 
         unet_dir, subfolder = path, None
     else:
         raise _wrong_type(path, request)
-    if _read_json(unet_dir / "config.json").get("_class_name") != "UNet2DModel":
+    if read_json(unet_dir / "config.json").get("_class_name") != "UNet2DModel":
         raise _wrong_type(path, request)
     scheduler_dir = next(
         (d for d in (unet_dir, path / "scheduler") if (d / "scheduler_config.json").is_file()), None
@@ -146,7 +146,7 @@ def _diffusion(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, 
             f"{request.model_id} has no scheduler config (scheduler/scheduler_config.json); "
             f"{request.task} expects {EXPECTED[request.task]}"
         )
-    name = _read_json(scheduler_dir / "scheduler_config.json").get("_class_name", "")
+    name = read_json(scheduler_dir / "scheduler_config.json").get("_class_name", "")
     scheduler_cls: Any = getattr(diffusers, str(name), None)
     if not (isinstance(scheduler_cls, type) and issubclass(scheduler_cls, diffusers.SchedulerMixin)):
         raise ModelUnavailableError(
@@ -172,7 +172,7 @@ _TASK_LOADERS = {
 def _require_transformers_config(path: Path, request: LoadRequest) -> Any:
     from transformers import AutoConfig
 
-    if "model_type" not in _read_json(path / "config.json"):
+    if "model_type" not in read_json(path / "config.json"):
         raise _wrong_type(path, request)
     return AutoConfig.from_pretrained(str(path), local_files_only=True)
 
@@ -192,7 +192,7 @@ def _from_pretrained(auto_cls: Any, path: Path, request: LoadRequest, dtype: Any
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise ModelUnavailableError(
-            f"{request.model_id} is {_describe(path)} without weights for {shown}, so it is not a complete "
+            f"{request.model_id} is {describe_folder(path)} without weights for {shown}, so it is not a complete "
             f"{request.task} checkpoint; {request.task} expects {EXPECTED[request.task]}"
         )
     return model
@@ -210,17 +210,17 @@ def _processor(auto_cls: Any, path: Path, request: LoadRequest, what: str) -> An
 
 def _wrong_type(path: Path, request: LoadRequest) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"{request.model_id} is {_describe(path)}, not a checkpoint for {request.task}; "
+        f"{request.model_id} is {describe_folder(path)}, not a checkpoint for {request.task}; "
         f"{request.task} expects {EXPECTED[request.task]}"
     )
 
 
-def _describe(path: Path) -> str:
+def describe_folder(path: Path) -> str:
     """A short phrase for what a checkpoint folder holds, for error messages."""
-    index = _read_json(path / "model_index.json")
+    index = read_json(path / "model_index.json")
     if index.get("_class_name"):
         return f"a diffusers {index['_class_name']} folder"
-    config = _read_json(path / "config.json")
+    config = read_json(path / "config.json")
     if config.get("model_type"):
         archs = config.get("architectures") or []
         return f"a {config['model_type']} checkpoint" + (f" ({archs[0]})" if archs else "")
@@ -229,7 +229,8 @@ def _describe(path: Path) -> str:
     return "a folder with no config.json or model_index.json"
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file's contents; {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

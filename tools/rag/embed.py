@@ -32,7 +32,8 @@ from genai_mcp.tools.models import (
     hub_snapshot,
     module_nbytes,
 )
-from genai_mcp.tools.models.defaults import EMBEDDING_TASK, read_json
+from genai_mcp.tools.models.defaults import EMBEDDING_TASK
+from genai_mcp.tools.models.loaders import read_json
 from genai_mcp.tools.rag.schemas import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:

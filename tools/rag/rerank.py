@@ -35,8 +35,9 @@ from genai_mcp.tools.models import (
     hub_snapshot,
     module_nbytes,
 )
-from genai_mcp.tools.models.defaults import RERANKING_TASK, read_json
+from genai_mcp.tools.models.defaults import RERANKING_TASK
 from genai_mcp.tools.models.hub import first_line as _first_line
+from genai_mcp.tools.models.loaders import read_json
 
 __all__ = ["NO_RERANKER", "TASK", "CrossEncoder", "check_default", "chosen_reranker", "cross_encoder"]
 
