@@ -1,0 +1,151 @@
+"""genai-mcp through a third-party client: the official TypeScript SDK (@modelcontextprotocol/sdk,
+pinned in ts_client/package-lock.json), over stdio and over streamable HTTP with a bearer token.
+
+ts_client/check.mjs drives the real client and prints what it saw as JSON; this module installs it
+(`npm ci` into ts_client/node_modules, kept between runs while it matches the lock file), starts
+the server, runs the script and asserts on its record. Node 20+ and npm are needed (CI has them):
+without them the tests fail saying so, they are not skipped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from genai_mcp.server.prompts import PROMPTS
+from tests.helpers.images import b64, encode
+from tests.helpers.processes import TOKEN, HttpServer, serve_command, server_env
+
+pytestmark = pytest.mark.slow
+
+TS_CLIENT = Path(__file__).parent / "ts_client"
+LOCK = TS_CLIENT / "package-lock.json"
+INSTALLED = TS_CLIENT / "node_modules" / ".package-lock.json"  # npm's record of what node_modules holds
+ERROR_AND_ABOVE = {"error", "critical", "alert", "emergency"}
+BLACK_PNG = b64(encode(Image.new("RGB", (16, 16))))
+
+
+def _installed_matches_lock() -> bool:
+    try:
+        installed = json.loads(INSTALLED.read_text())["packages"]
+    except (OSError, ValueError, KeyError):
+        return False
+    locked = {path: entry for path, entry in json.loads(LOCK.read_text())["packages"].items() if path}
+    return bool(installed == locked)
+
+
+@pytest.fixture(scope="module")
+def ts_client() -> Path:
+    """ts_client/ with exactly the locked packages in its node_modules (npm ci unless already so)."""
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not found on PATH: this test needs Node.js 20+ and npm")
+    with open(LOCK, "rb") as lock:  # another pytest in this checkout may be installing too
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _installed_matches_lock():
+            npm = ["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"]
+            done = subprocess.run(npm, cwd=TS_CLIENT, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    return TS_CLIENT
+
+
+def run_node(ts_client: Path, *target: str, env: dict[str, str]) -> tuple[dict[str, Any], int, str]:
+    """check.mjs against `target`: its JSON record, exit status and stderr (a stdio server's too)."""
+    done = subprocess.run(
+        ["node", "check.mjs", *target],
+        cwd=ts_client,
+        env={**env, "CHECK_IMAGE": BLACK_PNG},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines, f"check.mjs printed nothing (exit {done.returncode}); stderr:\n{done.stderr}"
+    return json.loads(lines[-1]), done.returncode, done.stderr
+
+
+def run_check(ts_client: Path, *target: str, env: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """What check.mjs saw against `target`, having run to the end, and its stderr."""
+    seen, code, stderr = run_node(ts_client, *target, env=env)
+    assert "error" not in seen and code == 0, f"{seen.get('error')}\nstderr:\n{stderr}"
+    return seen, stderr
+
+
+def assert_seen(seen: dict[str, Any]) -> None:
+    assert seen["protocolVersion"] == "2025-11-25"  # the SDK's newest; the server speaks it
+    assert {"logging", "prompts", "completions", "tools", "resources"} <= set(seen["capabilities"])
+    assert len(seen["tools"]) == 20 and {"classify_image", "zero_shot_classify"} <= set(seen["tools"])
+
+    # logging/setLevel info: the model load is reported while classify_image runs, before its result.
+    assert seen["setLevelInfo"] == {} and seen["setLevelError"] == {}
+    events = seen["events"]
+    info = [e for e in events if e["phase"] == "info"]
+    assert [e["event"] for e in info if e["event"] != "log"] == ["call", "result"], info
+    result_at = next(i for i, e in enumerate(info) if e["event"] == "result")
+    loads = [
+        i
+        for i, e in enumerate(info)
+        if e["event"] == "log"
+        and e["level"] == "info"
+        and e["logger"] == "genai_mcp.tools.models.cache"
+        and "loaded house/vit-digits" in e["data"]["message"]
+    ]
+    assert loads and loads[0] < result_at, info
+    assert not seen["classify"]["isError"]
+    classified = seen["classify"]["structuredContent"]
+    assert classified["model"] == "house/vit-digits" and classified["results"][0]["labels"], classified
+
+    # logging/setLevel error: from then on, nothing below error (the CLIP load included).
+    assert not seen["zeroShot"]["isError"]
+    zero_shot = seen["zeroShot"]["structuredContent"]
+    assert zero_shot["model"] == "house/clip-digits"
+    assert [s["label"] for s in zero_shot["results"][0]["scores"]] == ["zero", "one"], zero_shot
+    after = [e for e in events if e["event"] == "log" and e["phase"] not in ("connect", "tools", "info")]
+    assert [e for e in after if e["level"] not in ERROR_AND_ABOVE] == [], after
+
+    assert seen["misspelled"]["isError"]
+    assert "unknown argument 'topk'; did you mean 'top_k'?" in seen["misspelled"]["text"]
+
+    assert seen["prompts"] == [spec.name for spec in PROMPTS]
+    (message,) = seen["prompt"]
+    assert message["role"] == "user" and message["type"] == "text"
+    assert '`text_metrics` with {"candidates": ["the cat sat on the mat"]' in message["text"]
+
+    completion = seen["completion"]
+    assert "house/vit-digits" in completion["values"], completion
+    assert all(v.startswith("house/") for v in completion["values"]) and completion["total"] >= 1
+
+    assert "models://list" in seen["resources"]
+
+
+def test_typescript_client_over_stdio(ts_client: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    command = serve_command("--data-dir", str(data), "--log-level", "INFO")
+    seen, stderr = run_check(ts_client, "stdio", *command, env=server_env(data))
+    assert seen["transport"] == "stdio"
+    assert_seen(seen)
+    # The CLIP load the client was not sent happened: the server logged it to its stderr.
+    assert "loaded house/clip-digits" in stderr, stderr
+
+
+def test_typescript_client_over_http_with_a_bearer_token(ts_client: Path, http_server: HttpServer) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
+    seen, _ = run_check(ts_client, "http", http_server.mcp_url, env={**env, "MCP_TOKEN": TOKEN})
+    assert seen["transport"] == "http" and seen["sessionId"]
+    assert_seen(seen)
+    log = http_server.log_path.read_text()
+    assert "loaded house/clip-digits" in log
+    assert '"DELETE /mcp HTTP/1.1" 200' in log, log  # the client ended its session
+
+    refused, code, _ = run_node(
+        ts_client, "http", http_server.mcp_url, env={**env, "MCP_TOKEN": "not-" + TOKEN}
+    )
+    assert code == 1 and "invalid_token" in refused["error"], refused
