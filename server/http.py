@@ -1,19 +1,31 @@
 """Streamable HTTP: the SDK's app in its default stateful SSE mode, guarded, plus GET /health.
 
 Stateful SSE is the only mode in which progress, logs, cancellation and legacy push requests all
-work (json_response and stateless modes drop some of them), so it is not configurable here.
+work (json_response and stateless modes drop some of them), so it is not configurable here. Its SSE
+streams are resumable: a bounded event store (server/event_store.py) keeps what each stream sent,
+and a client that lost a stream asks for the rest with `GET /mcp` and `Last-Event-ID`.
+
+Request bodies are limited to what the largest input a tool accepts needs (server/limits.py,
+request_body_limit; GENAI_MCP_MAX_REQUEST_BYTES). The SDK enforces the limit and answers a bigger
+body with a bare `413 Request body too large`; BodyTooLarge rewrites that into a JSON-RPC error
+naming the limit and the setting, which MCP clients show as the call's error.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import INVALID_REQUEST
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from genai_mcp.server.event_store import BoundedEventStore, SessionScopes
+from genai_mcp.server.limits import BodyLimit, request_body_limit, variable
 from genai_mcp.server.settings import ServerSettings, SettingsError, is_loopback
 
-__all__ = ["build_http_app", "check_bind", "public_url", "transport_security"]
+__all__ = ["BodyTooLarge", "build_http_app", "check_bind", "event_store", "public_url", "transport_security"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +69,86 @@ def transport_security(settings: ServerSettings) -> TransportSecuritySettings:
     )
 
 
+def event_store(settings: ServerSettings) -> BoundedEventStore:
+    """The event store of one HTTP app, bounded as `settings` say."""
+    return BoundedEventStore(
+        max_events=settings.event_store_max_events,
+        max_stream_events=settings.event_store_max_stream_events,
+        max_bytes=settings.event_store_max_bytes,
+        max_age_seconds=settings.event_store_max_age_seconds,
+    )
+
+
+class BodyTooLarge:
+    """ASGI middleware around the SDK's app: its 413s (a body over `limit`), as JSON-RPC errors.
+
+    The error (id null, code -32600) says how big the body was when the request declared it, the
+    limit, what set it, and how to send the call instead; `data` carries the limit and the setting.
+    Everything else passes through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, limit: BodyLimit):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        size = int(declared) if declared.isdigit() else None
+        replaced = False
+
+        async def send_refusal(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                replaced = True
+                await self._refuse(send, size)
+            elif not replaced:
+                await send(message)  # (the body of a replaced 413 is dropped)
+
+        await self.app(scope, receive, send_refusal)
+
+    def _message(self, size: int | None) -> str:
+        limit = self.limit.bytes
+        body = "the request body" if size is None else f"the request body ({size} bytes)"
+        setting = variable("max_request_bytes")
+        return (
+            f"{body} is over the server's limit of {limit} bytes ({limit / 2**20:.1f} MiB) on one HTTP "
+            f"request ({setting}, {self.limit.basis}). Send large images as file paths under the server's "
+            f"roots, split the call, or start the server with a larger {setting}"
+        )
+
+    async def _refuse(self, send: Send, size: int | None) -> None:
+        data = {"limit": self.limit.bytes, "setting": variable("max_request_bytes")}
+        if size is not None:
+            data["size"] = size
+        error = {"code": INVALID_REQUEST, "message": self._message(size), "data": data}
+        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 def build_http_app(settings: ServerSettings) -> Starlette:
     """The ASGI app for `settings` (auth on when tokens are configured)."""
     from genai_mcp.server.app import create_server
 
     server = create_server(settings, http=True)
+    store = event_store(settings)
+    limit = request_body_limit(settings)
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         json_response=False,
         stateless_http=False,
+        event_store=store,
+        retry_interval=settings.sse_retry_ms,
+        max_request_body_size=limit.bytes,
         transport_security=transport_security(settings),
         host=settings.host,
     )
+    app.add_middleware(SessionScopes, store=store)
+    app.add_middleware(BodyTooLarge, limit=limit)
     auth = server.settings.auth
     if auth is not None and auth.resource_server_url is not None:
         from genai_mcp.server.auth import BearerChallenges

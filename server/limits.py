@@ -6,12 +6,14 @@ field that sets it, whose environment variable is GENAI_MCP_<FIELD>. From this t
 builds the domain's limits objects, renders `{key}` placeholders in tool descriptions with the
 live values, and names the variable in a refusal (server/errors.py). The default model of each
 task is a setting too (`models.text` -> text_model, GENAI_MCP_TEXT_MODEL); descriptions name the
-defaults in force through the domain's placeholders (tools/models/defaults.py).
+defaults in force through the domain's placeholders (tools/models/defaults.py). The HTTP request body
+limit follows from these limits (request_body_limit) unless GENAI_MCP_MAX_REQUEST_BYTES sets it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from genai_mcp.tools.limits import limit_keys
@@ -23,9 +25,11 @@ __all__ = [
     "ENV_PREFIX",
     "SETTINGS",
     "VARIABLES",
+    "BodyLimit",
     "build_limits",
     "chosen_defaults",
     "live_values",
+    "request_body_limit",
     "variable",
 ]
 
@@ -69,6 +73,8 @@ SETTINGS: dict[str, str] = {
     # the server's own, quoted in tool descriptions
     "server.lora_wait_seconds": "lora_wait_seconds",
     "server.preview_max_bytes": "preview_max_bytes",
+    # one HTTP request body (None: derived from the input limits above; request_body_limit)
+    "server.max_request_bytes": "max_request_bytes",
 }
 
 
@@ -93,6 +99,7 @@ def live_values(settings: Any) -> dict[str, object]:
     default-model keys give the models in force and the words descriptions use for them."""
     values = {key: getattr(settings, field) for key, field in SETTINGS.items()}
     values.update(default_model_texts(chosen_defaults(settings)))
+    values["server.max_request_bytes"] = request_body_limit(settings).bytes
     return {key: f"{v:g}" if isinstance(v, float) else v for key, v in values.items()}
 
 
@@ -105,3 +112,46 @@ def build_limits(cls: type[T], settings: Any, **extra: Any) -> T:
         value = getattr(settings, SETTINGS[key])
         values[name] = tuple(value) if isinstance(value, list) else value
     return cls(**{**values, **extra})
+
+
+# The HTTP request body limit. A body must hold the largest single input value a tool accepts at
+# its limit, as a client writes it in JSON, plus the rest of the call. Several such values in one
+# call (a batch of images at 20 MiB each, a hundred full documents) are not provided for: the body
+# is held in memory whole before it is parsed, so the limit bounds what one request can make the
+# server hold; such calls send files under the server's roots, split, or raise the setting.
+REQUEST_MARGIN_BYTES = 2**20  # the JSON-RPC envelope and the call's other arguments
+JSON_BYTES_PER_CHAR = 6  # "\u00e9": a character as a JSON escape, longer than UTF-8's 4 bytes at most
+DATA_URI_PREFIX_BYTES = 64  # "data:image/png;base64," with room for longer media types
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """The largest HTTP request body the server reads, and what set it (for the refusal's text)."""
+
+    bytes: int
+    basis: str
+
+
+def largest_inputs(settings: Any) -> dict[str, int]:
+    """{ServerSettings field: bytes in a JSON body of the largest value that limit lets one call send}."""
+    # A prompt or scored text, one RAG document, a LoRA dataset's texts together.
+    texts = ("max_text_chars", "rag_max_document_chars", "lora_max_text_chars")
+    sizes = {field: getattr(settings, field) * JSON_BYTES_PER_CHAR for field in texts}
+    base64_bytes = 4 * -(-settings.max_image_bytes // 3)
+    sizes["max_image_bytes"] = base64_bytes + DATA_URI_PREFIX_BYTES
+    return sizes
+
+
+def request_body_limit(settings: Any) -> BodyLimit:
+    """The body limit in force: max_request_bytes when set, else the largest input plus a margin."""
+    if settings.max_request_bytes is not None:
+        return BodyLimit(settings.max_request_bytes, "set explicitly")
+    sizes = largest_inputs(settings)
+    field = max(sizes, key=sizes.__getitem__)
+    value = getattr(settings, field)
+    if field == "max_image_bytes":
+        largest = f"one image at {variable(field)} ({value} bytes; {sizes[field]} as a base64 data: URI)"
+    else:
+        largest = f"one text at {variable(field)} ({value} characters; up to {sizes[field]} bytes in JSON)"
+    basis = f"derived from the input limits: {largest} and 1 MiB for the rest of the call"
+    return BodyLimit(sizes[field] + REQUEST_MARGIN_BYTES, basis)

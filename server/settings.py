@@ -90,6 +90,26 @@ class ServerSettings(BaseModel):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    # Streamable HTTP: the request body limit and the event store that makes SSE streams resumable
+    max_request_bytes: int | None = Field(
+        None,
+        ge=1024,
+        description="Largest HTTP request body, bytes (default: derived from the input limits, see limits.py)",
+    )
+    event_store_max_events: int = Field(50_000, ge=1, description="SSE events kept for resumption, in all")
+    event_store_max_stream_events: int = Field(
+        2_048, ge=1, description="SSE events kept per stream (one call's progress and result)"
+    )
+    event_store_max_bytes: int = Field(
+        64 * 2**20, ge=1, description="Bytes of message JSON kept for resumption, in all"
+    )
+    event_store_max_age_seconds: float = Field(
+        300.0, gt=0, description="How long an SSE event stays available for resumption"
+    )
+    sse_retry_ms: int = Field(
+        2000, ge=0, description="The SSE retry a client waits before reconnecting a dropped stream, ms"
+    )
+
     # Models
     allow_downloads: bool = Field(False, description="Let model ids be fetched from the Hugging Face hub")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")

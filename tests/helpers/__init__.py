@@ -2,7 +2,9 @@
 
     processes    real `genai-mcp serve` processes (stdio and HTTP), ports, pids, loaded libraries
     results      reading tool results, and running an in-memory Client against a server
-    images       encoded test images: PNG/GIF bytes, base64, a header-only PNG, an animated GIF
+    images       encoded test images: PNG/GIF bytes, base64, a header-only PNG, an animated GIF, noise
+    mcp_http     MCP by hand over HTTP (httpx2): a 2025-11-25 session's headers, SSE events of a response
+    proxy        a TCP proxy on 127.0.0.1 that cuts one connection mid-response
     checkpoints  tiny randomly initialised checkpoints: a DDPM pipeline, a cross-encoder
     host_entries config entries for the host's tests (the callbacks test server, `genai-mcp serve`)
     fake_openai  an OpenAI-compatible chat-completions endpoint on 127.0.0.1

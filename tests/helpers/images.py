@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 import struct
 import zlib
 
 from PIL import Image, ImageDraw
 
-__all__ = ["animated_gif", "b64", "encode", "png_header_only"]
+__all__ = ["animated_gif", "b64", "encode", "noise_png", "png_header_only"]
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **save: object) -> bytes:
@@ -21,6 +22,12 @@ def encode(image: Image.Image, fmt: str = "PNG", **save: object) -> bytes:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def noise_png(width: int, height: int, seed: int = 0) -> bytes:
+    """A PNG of uniform random RGB pixels: incompressible, so about 3 x width x height bytes."""
+    pixels = random.Random(seed).randbytes(3 * width * height)
+    return encode(Image.frombytes("RGB", (width, height), pixels))
 
 
 def png_header_only(width: int, height: int) -> bytes:
