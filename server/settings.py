@@ -118,6 +118,14 @@ class ServerSettings(BaseModel):
     torch_threads: int | None = Field(
         None, ge=1, description="CPU threads torch uses per operation (default: torch's, one per core)"
     )
+    # Concurrent single calls on the same model share one forward pass (tools/models/batching.py)
+    batch_window_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="How long a call waits for others to share its forward pass, ms (0: off)",
+    )
+    batch_max: int = Field(32, ge=1, description="Most images one shared forward pass takes")
 
     # The default model of each task, for calls that name none: a hub id, a local directory or a
     # house name; None keeps the built-in one. One that cannot be used is reported at start-up and

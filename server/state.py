@@ -1,4 +1,4 @@
-"""What one server owns: its settings, the model runtime, the stores and the job runner.
+"""What one server owns: its settings, the model runtime (cache, forward batcher), the stores, the jobs.
 
 Built from settings without touching disk or starting threads, so creating a server is cheap and
 two servers in one process (tests, benchmarks) share nothing. `running()` is the server's
@@ -25,6 +25,7 @@ from genai_mcp.tools.images import ImageLimits, ImagePolicy
 from genai_mcp.tools.lora.jobs import JobLimits, JobManager
 from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.models import TASKS, ModelCache
+from genai_mcp.tools.models.batching import ForwardBatcher
 from genai_mcp.tools.models.defaults import DEFAULT_MODEL_KEYS
 from genai_mcp.tools.outputs import OutputLimits, OutputStore
 from genai_mcp.tools.rag.store import RagStore
@@ -46,6 +47,7 @@ class ServerState:
     rag: RagStore
     jobs: JobManager
     images: ImagePolicy
+    batcher: ForwardBatcher  # shares forward passes between concurrent calls on the same model
     limits: dict[str, object] = field(default_factory=dict)  # setting key -> live value
     # task -> why its chosen default model cannot be used, found by the start-up check
     default_problems: dict[str, str] = field(default_factory=dict)
@@ -83,6 +85,7 @@ class ServerState:
             rag=RagStore(settings.rag_dir),
             jobs=JobManager(limits=build_limits(JobLimits, settings), keep=settings.lora_jobs_kept),
             images=images,
+            batcher=ForwardBatcher(window_s=settings.batch_window_ms / 1000, max_batch=settings.batch_max),
             limits=live_values(settings),
         )
 

@@ -101,18 +101,20 @@ DESCRIBE = ToolSpec(
 
 
 def register(tools: ToolPublisher, state: ServerState) -> None:
-    s, policy, models = state.settings, state.images, state.models
+    s, policy, models, batcher = state.settings, state.images, state.models, state.batcher
     limits = build_limits(vision.VisionLimits, s)
     # Hub downloads and URL fetches reach outside this machine only when the operator allows them.
     open_world = s.allow_downloads or s.allow_url_fetch
 
     def classify_image(request: vision.ClassifyRequest) -> vision.ClassifyResult:
         return vision.classify_images(
-            request, policy=policy, limits=limits, adapters=state.adapters, models=models
+            request, policy=policy, limits=limits, adapters=state.adapters, models=models, batcher=batcher
         )
 
     def zero_shot_classify(request: vision.ZeroShotRequest) -> vision.ZeroShotResult:
-        return vision.zero_shot_classify(request, policy=policy, limits=limits, models=models)
+        return vision.zero_shot_classify(
+            request, policy=policy, limits=limits, models=models, batcher=batcher
+        )
 
     tools.add(CLASSIFY.opening(open_world), classify_image)
     tools.add(ZERO_SHOT.opening(open_world), zero_shot_classify)

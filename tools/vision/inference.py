@@ -1,16 +1,24 @@
 """The work behind the vision tools: decode the images, get the model from the cache, one forward pass.
 
+With a `batcher` (tools/models/batching.py), concurrent calls on the same model share the forward
+pass: each call decodes and preprocesses its own images (its errors stay its own), only the model's
+forward runs on the stacked pixels, and each call applies its own softmax / top-k (or its own
+labels' text features) to its own rows. A call's `forward_ms` is the time it spent in the forward
+step: the wait for the batch to form (at most the window) plus the shared pass it took part in.
+
 torch is imported inside the functions; PIL arrives through genai_mcp.tools.images.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError, ModelUnavailableError
 from genai_mcp.tools.images import ImagePolicy, load_image
 from genai_mcp.tools.models import ModelBundle, ModelCache, load_model
+from genai_mcp.tools.models.batching import ForwardBatcher
 from genai_mcp.tools.vision.schemas import (
     MAX_LABELS,
     MAX_PROMPTS,
@@ -42,15 +50,17 @@ def classify_images(
     limits: VisionLimits | None = None,
     adapters: SavedAdapters | None = None,
     models: ModelCache | None = None,
+    batcher: ForwardBatcher | None = None,
 ) -> ClassifyResult:
-    """The top_k labels of each image, with the model from `models` (None: default_cache()). Raises
+    """The top_k labels of each image, with the model from `models` (None: default_cache()); the
+    forward pass shared with concurrent calls through `batcher` (None: alone). Raises
     InvalidInputError / LimitExceededError for bad images or too many of them, ModelUnavailableError
     for a model that is not an image classifier here."""
     clock = _Clock()
     images = _decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
     clock.lap("decode_ms")
     bundle = _classifier(request.model, request.adapter, adapters, models=models)
-    return _classify(images, bundle, request.top_k, clock)
+    return _classify(images, bundle, request.top_k, clock, batcher)
 
 
 def zero_shot_classify(
@@ -59,12 +69,14 @@ def zero_shot_classify(
     policy: ImagePolicy | None = None,
     limits: VisionLimits | None = None,
     models: ModelCache | None = None,
+    batcher: ForwardBatcher | None = None,
 ) -> ZeroShotResult:
-    """A probability for every label for each image (see the module docstring for the formula)."""
+    """A probability for every label for each image (see the module docstring for the formula); the
+    image encoder's pass shared with concurrent calls through `batcher` (None: alone)."""
     clock = _Clock()
     images = _decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
     clock.lap("decode_ms")
-    return _zero_shot(images, request.labels, request.templates, request.model, clock, models)
+    return _zero_shot(images, request.labels, request.templates, request.model, clock, models, batcher)
 
 
 def analyse_image(
@@ -167,15 +179,19 @@ def _classifier(
     return load_adapted("image-classification", adapter, adapters, model, models=models)
 
 
-def _classify(images: list[Image], bundle: ModelBundle, top_k: int, clock: _Clock) -> ClassifyResult:
+def _classify(
+    images: list[Image], bundle: ModelBundle, top_k: int, clock: _Clock, batcher: ForwardBatcher | None = None
+) -> ClassifyResult:
     import torch
 
     clock.lap("load_ms")  # the caller loaded `bundle` since the last lap
     names = _label_names(bundle)
+    net = bundle.model
     with torch.inference_mode():
         pixels = _pixels(bundle, bundle.processor, images)
         clock.lap("preprocess_ms")
-        probs = bundle.model(pixel_values=pixels).logits.float().softmax(-1)
+        logits = _shared(batcher, "logits", net, pixels, lambda x: net(pixel_values=x).logits)  # (B, C)
+        probs = logits.float().softmax(-1)
         values, indices = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # (B, k)
         clock.lap("forward_ms")
     results = [
@@ -196,6 +212,7 @@ def _zero_shot(
     model: str | None,
     clock: _Clock,
     models: ModelCache | None,
+    batcher: ForwardBatcher | None = None,
 ) -> ZeroShotResult:
     import torch
 
@@ -221,7 +238,14 @@ def _zero_shot(
         clock.lap("preprocess_ms")
         text = _unit(_features(net.get_text_features(**text_inputs)).float())  # (T*L, D)
         text = _unit(text.view(len(templates), len(labels), -1).mean(0))  # (L, D)
-        image = _unit(_features(net.get_image_features(pixel_values=pixels)).float())  # (B, D)
+        encoded = _shared(
+            batcher,
+            "image_features",
+            net,
+            pixels,
+            lambda x: _features(net.get_image_features(pixel_values=x)),
+        )
+        image = _unit(encoded.float())  # (B, D)
         probs = (scale.float().exp() * image @ text.T).softmax(-1)  # (B, L)
         clock.lap("forward_ms")
     results = []
@@ -243,6 +267,24 @@ def _zero_shot(
         results=results,
         timing=clock.timing(),
     )
+
+
+def _shared(
+    batcher: ForwardBatcher | None, what: str, net: Any, pixels: Any, run: Callable[[Any], Any]
+) -> Any:
+    """run(pixels), in one pass with concurrent callers' pixels for the same model and input shape."""
+    import torch
+
+    if batcher is None or not batcher.enabled:
+        return run(pixels)
+
+    def forward(batch: list[Any]) -> list[Any]:
+        with torch.inference_mode():  # the leader's thread runs it: inference mode is per thread
+            out = run(batch[0] if len(batch) == 1 else torch.cat(batch))  # (sum B_i, ...)
+        return list(out.split([len(p) for p in batch]))
+
+    key = (what, net, tuple(pixels.shape[1:]), pixels.dtype, pixels.device)
+    return batcher.run(key, pixels, forward, rows=len(pixels))
 
 
 def _pixels(bundle: ModelBundle, image_processor: Any, images: list[Image]) -> Any:
