@@ -15,6 +15,13 @@ stay out of files; an unset variable without a fallback is an error that names i
 does not inherit the host's environment (the SDK passes only HOME, PATH, SHELL, TERM, LOGNAME,
 USER): list in `env` what it needs. Keys under `defaults` apply to every server that does not set
 them. Unknown keys are errors, so a typo cannot silently drop a setting.
+
+A stdio server's stderr goes where its `stderr` says: `inherit` (the host's own stderr, where the
+server's log lines show beside the host's output) or `file` (`<log dir>/<name>.log`, appended to on
+every start; the host names it, with its last lines, when the server fails to start or dies). The
+default is `file` when the entry (or `defaults`) sets `log_level`, since the host then shows the
+server's logs itself, as MCP log messages, and the same records on its terminal would read twice;
+otherwise `inherit`, so a server whose only logs are its stderr keeps them in view.
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ __all__ = [
     "LogLevel",
     "SamplingConfig",
     "ServerConfig",
+    "StderrMode",
     "expand_env",
     "load_config",
 ]
 
+StderrMode = Literal["inherit", "file"]
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
 _STRICT = ConfigDict(extra="forbid")
@@ -111,6 +120,11 @@ class ServerConfig(BaseModel):
     timeout: float | None = Field(None, gt=0, description="Default seconds per call (none: no limit)")
     connect_timeout: float = Field(30.0, gt=0, description="Seconds to start and initialize")
     log_level: LogLevel = Field("info", description="Lowest server log level forwarded to Python logging")
+    stderr: StderrMode | None = Field(
+        None,
+        description="stdio: inherit (the host's stderr) or file (<log dir>/<name>.log); "
+        "default: file when log_level is set, else inherit; ignored for url servers",
+    )
     sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig())
     elicitation: ElicitationConfig = Field(default_factory=lambda: ElicitationConfig())
     disabled: bool = False
@@ -136,6 +150,13 @@ class ServerConfig(BaseModel):
     @property
     def transport(self) -> Literal["stdio", "http"]:
         return "stdio" if self.command is not None else "http"
+
+    @property
+    def stderr_mode(self) -> StderrMode:
+        """Where a stdio server's stderr goes: `stderr` if set, else file once `log_level` is set."""
+        if self.stderr is not None:
+            return self.stderr
+        return "file" if "log_level" in self.model_fields_set else "inherit"
 
 
 class HostConfig(BaseModel):

@@ -4,16 +4,21 @@ anyio cancel scopes must be exited by the task that entered them, so each connec
 transport and `mcp.Client` inside one task (`Connection._run`) and leaves them there too: any
 server can then be closed, or can die, without disturbing the others (the SDK reference, §8C).
 The read stream is watched, so a server whose process exits is noticed at once, not at the next call.
+A stdio server's stderr goes to the host's stderr or, with `stderr: file`, to `<log dir>/<name>.log`;
+then a failure or death names that file and keeps the lines this run wrote last (`stderr_tail`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -30,9 +35,11 @@ from mcp.types import CONNECTION_CLOSED, Implementation
 
 from genai_mcp.client.config import ServerConfig
 
-__all__ = ["Callbacks", "Connection", "ServerState", "ServerStatus", "describe_error"]
+__all__ = ["Callbacks", "Connection", "ServerState", "ServerStatus", "default_log_dir", "describe_error"]
 
 logger = logging.getLogger("genai_mcp.client")
+
+_TAIL_LINES = 20  # of a stdio server's stderr file, kept when it fails or dies: a traceback's end
 
 
 class ServerState(StrEnum):
@@ -53,6 +60,8 @@ class ServerStatus:
     error: str | None = None
     protocol_version: str | None = None
     server_info: str | None = None
+    stderr_log: Path | None = None  # where a stdio server with `stderr: file` writes its stderr
+    stderr_tail: tuple[str, ...] = ()  # its last lines from this run, when it failed or died
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,23 @@ async def _watched(inner: Transport, on_close: Callable[[], None]) -> AsyncItera
         yield watched, write
 
 
+def default_log_dir() -> Path:
+    """Where stdio servers' stderr files go by default: `$XDG_STATE_HOME/genai-mcp/servers`."""
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "genai-mcp" / "servers"
+
+
+def _tail(path: Path, offset: int, lines: int = _TAIL_LINES) -> tuple[str, ...]:
+    """The last `lines` non-empty lines written to `path` after `offset` (empty if unreadable)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ()
+    return tuple(line for line in text.splitlines() if line.strip())[-lines:]
+
+
 def _real_file(stream: TextIO) -> TextIO:
     """`stream` if the child can inherit it, else the process's own stderr (Jupyter, pytest's capsys)."""
     try:
@@ -123,7 +149,8 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 def _closed_reason(config: ServerConfig) -> str:
     if config.transport == "stdio":
-        return "the server closed the connection (its process exited or crashed; see its stderr)"
+        where = "" if config.stderr_mode == "file" else "; see its stderr"  # a file is named apart
+        return f"the server closed the connection (its process exited or crashed{where})"
     return f"the connection to {config.url} closed"
 
 
@@ -154,6 +181,7 @@ class Connection:
         callbacks: Callbacks,
         *,
         errlog: TextIO | None = None,
+        log_dir: Path | None = None,
         on_change: Callable[[ServerStatus], None] = lambda status: None,
         client_info: Implementation | None = None,
     ):
@@ -163,6 +191,12 @@ class Connection:
         self.error: str | None = None
         self.restart_lock = anyio.Lock()
         self._errlog, self._on_change, self._client_info = errlog, on_change, client_info
+        self.stderr_log: Path | None = None
+        if config.transport == "stdio" and config.stderr_mode == "file":
+            safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+            self.stderr_log = (log_dir or default_log_dir()) / f"{safe}.log"
+        self._log_start = 0  # where this run's stderr begins in stderr_log
+        self._stderr_tail: tuple[str, ...] = ()
         self._protocol: str | None = None
         self._server_info: str | None = None
         self._wake, self._ready, self._done = anyio.Event(), anyio.Event(), anyio.Event()
@@ -175,7 +209,14 @@ class Connection:
 
     def status(self) -> ServerStatus:
         return ServerStatus(
-            self.name, self.state, self.config.transport, self.error, self._protocol, self._server_info
+            self.name,
+            self.state,
+            self.config.transport,
+            self.error,
+            self._protocol,
+            self._server_info,
+            self.stderr_log,
+            self._stderr_tail,
         )
 
     @property
@@ -195,6 +236,7 @@ class Connection:
         self._http_status = None
         self._scope = anyio.CancelScope()
         self._protocol = self._server_info = None
+        self._stderr_tail = ()
         self._set(ServerState.CONNECTING)
         tg.start_soon(self._run, name=f"mcp-connection-{self.name}")
         with anyio.move_on_after(self.config.connect_timeout):
@@ -242,7 +284,7 @@ class Connection:
                 env={k: v.get_secret_value() for k, v in config.env.items()} or None,
                 cwd=Path(config.cwd).expanduser() if config.cwd else None,
             )
-            inner: Transport = stdio_client(params, errlog=_real_file(self._errlog or sys.stderr))
+            inner: Transport = stdio_client(params, errlog=self._stderr_file(stack))
         else:
             assert config.url is not None
             http = await stack.enter_async_context(
@@ -255,6 +297,17 @@ class Connection:
             )
             inner = streamable_http_client(config.url, http_client=http)
         return _watched(inner, self._on_stream_closed)
+
+    def _stderr_file(self, stack: AsyncExitStack) -> TextIO:
+        """The stdio child's stderr: the host's, or this server's log file, opened for this run."""
+        if self.stderr_log is None:
+            return _real_file(self._errlog or sys.stderr)
+        self.stderr_log.parent.mkdir(parents=True, exist_ok=True)
+        log = stack.enter_context(self.stderr_log.open("a", encoding="utf-8"))
+        log.write(f"--- {datetime.now().isoformat(timespec='seconds')} host starts {self.config.command}\n")
+        log.flush()  # the child writes through its own descriptor, after this line
+        self._log_start = log.tell()
+        return log
 
     async def _configure_logging(self, client: Client) -> None:
         # 2026-07-28 servers take the level from each request's _meta (Client(log_level=...));
@@ -302,23 +355,33 @@ class Connection:
             self._done.set()
 
     def _finish(self, failure: BaseException | None) -> None:
+        # The process has exited (the transport waited for it), so its stderr file is complete.
+        if self.stderr_log is not None and not self._stopping:
+            self._stderr_tail = _tail(self.stderr_log, self._log_start)
         if self._stopping:
             self._set(ServerState.DISCONNECTED)
         elif self._timed_out:
-            self._set(ServerState.FAILED, f"did not connect within {self.config.connect_timeout:g} s")
+            self._set(
+                ServerState.FAILED, self._named(f"did not connect within {self.config.connect_timeout:g} s")
+            )
         elif self.state is ServerState.CONNECTING:
             why = (
                 describe_error(failure, self.config, self._http_status)
                 if failure
                 else _closed_reason(self.config)
             )
-            self._set(ServerState.FAILED, why)
+            self._set(ServerState.FAILED, self._named(why))
         else:
             # The most specific reason wins: the stream ending, then what broke the connection task,
             # then what the failing call saw.
             reason = self._dead_reason
             if reason is None and failure is not None:
                 reason = describe_error(failure, self.config, self._http_status)
-            self._set(ServerState.DEAD, reason or self._call_reason or _closed_reason(self.config))
+            self._set(
+                ServerState.DEAD, self._named(reason or self._call_reason or _closed_reason(self.config))
+            )
         if failure is not None:
             logger.debug("[%s] connection ended with %r", self.name, failure)
+
+    def _named(self, reason: str) -> str:
+        return reason if self.stderr_log is None else f"{reason}; its stderr is in {self.stderr_log}"

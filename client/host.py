@@ -17,6 +17,7 @@ import difflib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO, TypeVar
 
@@ -57,6 +58,14 @@ __all__ = ["Host", "HostPrompt", "HostResource", "HostResourceTemplate", "HostTo
 logger = logging.getLogger("genai_mcp.client")
 T = TypeVar("T")
 
+
+def stderr_tail(status: ServerStatus) -> str:
+    """The last lines of a failed or dead server's stderr file, indented on lines of their own."""
+    if not status.stderr_tail:
+        return ""
+    return "; it ended with:\n" + "\n".join(f"    {line}" for line in status.stderr_tail)
+
+
 # How long a failing call waits for its connection to finish closing, to report the real reason.
 _CLOSE_REPORT_WAIT = 5.0
 
@@ -66,8 +75,9 @@ class Host:
 
     `servers` limits the host to some configured names; `terminal` is where human prompts go
     (stdin/stderr by default); `approver` sees every sampling request first and may refuse it;
-    `errlog` receives stdio servers' stderr (a real file; default sys.stderr); `on_status` is
-    called on every state change of every server.
+    `errlog` receives the stderr of stdio servers whose `stderr` is `inherit` (a real file; default
+    sys.stderr); `log_dir` holds `<name>.log` for those whose `stderr` is `file` (default
+    `$XDG_STATE_HOME/genai-mcp/servers`); `on_status` is called on every state change of every server.
     """
 
     def __init__(
@@ -78,6 +88,7 @@ class Host:
         terminal: Terminal | None = None,
         approver: SamplingApprover | None = None,
         errlog: TextIO | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
         on_status: Callable[[ServerStatus], None] | None = None,
     ):
         self.config = config
@@ -101,6 +112,7 @@ class Host:
                     logging=make_logging_callback(name, cfg.log_level),
                 ),
                 errlog=errlog,
+                log_dir=Path(log_dir) if log_dir is not None else None,
                 on_change=self._report,
                 client_info=info,
             )
@@ -157,10 +169,16 @@ class Host:
                 extra=tagged,
             )
         elif status.state is ServerState.FAILED:
-            logger.warning("[%s] could not connect: %s", status.name, status.error, extra=tagged)
+            logger.warning(
+                "[%s] could not connect: %s%s", status.name, status.error, stderr_tail(status), extra=tagged
+            )
         elif status.state is ServerState.DEAD:
             logger.warning(
-                "[%s] died: %s; the next call reconnects it", status.name, status.error, extra=tagged
+                "[%s] died: %s; the next call reconnects it%s",
+                status.name,
+                status.error,
+                stderr_tail(status),
+                extra=tagged,
             )
         if self._on_status is not None:
             self._on_status(status)

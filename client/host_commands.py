@@ -24,7 +24,7 @@ from genai_mcp.client.errors import (
     ServerUnavailableError,
     UnknownNameError,
 )
-from genai_mcp.client.host import Host
+from genai_mcp.client.host import Host, stderr_tail
 from genai_mcp.client.host_cli import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -77,7 +77,8 @@ class _Reporter:
         if status.state in (ServerState.FAILED, ServerState.DEAD) and status.name not in self.told:
             self.told.add(status.name)
             what = "could not connect" if status.state is ServerState.FAILED else "died"
-            print(f"genai-mcp host: server {status.name!r} {what}: {status.error}", file=sys.stderr)
+            tail = stderr_tail(status)
+            print(f"genai-mcp host: server {status.name!r} {what}: {status.error}{tail}", file=sys.stderr)
 
     def filter(self, record: logging.LogRecord) -> bool:
         status = getattr(record, "server_status", None)

@@ -66,6 +66,9 @@ def host_config(data_dir: str, port: int) -> dict[str, Any]:
                 "args": ["-m", "genai_mcp.server.cli", "serve", "--log-level", "WARNING"],
                 # A stdio child sees only an allow-listed environment: pass what it needs.
                 "env": {"HF_HUB_OFFLINE": "1", "GENAI_MCP_DATA_DIR": data_dir},
+                # Its log records reach the host as MCP log messages, printed below; its raw stderr
+                # (the same records, and a traceback should it crash) goes to <out>/logs/local.log.
+                "stderr": "file",
                 # describe_image asks the host's LLM; here that is the house GPT-2, run by the host.
                 "sampling": {"backend": "local", "max_tokens": 32, "seed": 0},
                 # lora_finetune asks for a confirmation; a script answers it by policy: accept the
@@ -370,7 +373,8 @@ async def main() -> None:
     http_server = start_http_server(port, token, str(out_dir / "remote-data"))
     try:
         console.rule("genai-mcp through the host: stdio + HTTP")
-        async with Host.from_config(host_config(str(out_dir / "local-data"), port)) as host:
+        config = host_config(str(out_dir / "local-data"), port)
+        async with Host.from_config(config, log_dir=out_dir / "logs") as host:
             for status in host.servers.values():
                 console.print(
                     f"[bold]{status.name}[/]: {status.state}, {status.transport}, {status.protocol_version}"
@@ -387,7 +391,8 @@ async def main() -> None:
         outputs = out_dir / "local-data" / "outputs"
         console.rule("done")
         console.print(
-            f"previews: {out_dir}\nfull-size PNGs (the local server's outputs folder): {outputs}",
+            f"previews: {out_dir}\nfull-size PNGs (the local server's outputs folder): {outputs}"
+            f"\nthe local server's stderr: {out_dir / 'logs' / 'local.log'}",
             soft_wrap=True,
         )
     finally:

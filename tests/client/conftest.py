@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,9 @@ def genai_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]
     server = start_http_server(tmp_path_factory.mktemp("genai-http"), GENAI_MCP_TOKENS=TOKEN)
     yield server
     stop(server.process)
+
+
+@pytest.fixture(autouse=True)
+def _server_logs_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stdio servers' stderr files (`stderr: file`) land in the test's folder, not in ~/.local/state."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
