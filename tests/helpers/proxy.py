@@ -4,7 +4,7 @@ idle timeout would: for the tests of what a client does when its SSE stream brea
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import anyio
@@ -27,11 +27,17 @@ async def cutting_proxy(target_port: int, marker: bytes, count: int) -> AsyncIte
     proxy = CuttingProxy(f"http://127.0.0.1:{listener.extra(SocketAttribute.local_port)}")
 
     async def handle(client: SocketStream) -> None:
-        async with client, await anyio.connect_tcp("127.0.0.1", target_port) as upstream:
-            async with anyio.create_task_group() as tg:
+        # A connection either side resets or closes just ends, as it would through a real proxy.
+        with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            async with client, await anyio.connect_tcp("127.0.0.1", target_port) as upstream:
+                await relay(client, upstream)
 
-                async def down() -> None:
-                    seen, tail = 0, b""
+    async def relay(client: SocketStream, upstream: SocketStream) -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def down() -> None:
+                seen, tail = 0, b""
+                with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     async for chunk in upstream:
                         await client.send(chunk)
                         if not proxy.cut.is_set():
@@ -40,15 +46,16 @@ async def cutting_proxy(target_port: int, marker: bytes, count: int) -> AsyncIte
                             if seen >= count:
                                 proxy.cut.set()
                                 break
-                    tg.cancel_scope.cancel()
+                tg.cancel_scope.cancel()
 
-                async def up() -> None:
+            async def up() -> None:
+                with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     async for chunk in client:
                         await upstream.send(chunk)
-                    tg.cancel_scope.cancel()
+                tg.cancel_scope.cancel()
 
-                tg.start_soon(down)
-                tg.start_soon(up)
+            tg.start_soon(down)
+            tg.start_soon(up)
 
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, handle)
