@@ -1,6 +1,7 @@
 """Diffusion: DDIM-50 vs DDPM-1000 on the house DDPM, and a second client served while a sample runs.
 
     python bench/diffusion.py [--num-images 32] [--seed 0] [--threads N] [--lists 300]
+                              [--gc-freeze both|on|off] [--only-lists]
                               [--model DIR] [--json bench/results/diffusion.json]
 
 Speed: wall time of sample_images (genai_mcp.tools.diffusion, the loop the MCP tool runs) for the same
@@ -8,7 +9,11 @@ batch with DDIM 50 steps (median of 3) and DDPM 1000 steps, after a warm-up. Qua
 ViT labels with confidence >= 0.8, next to the same share for real held-out digits and for Gaussian
 noise (the ViT is over-confident on non-digits, so noise sets the floor). Responsiveness: an in-memory
 server with two clients; one runs sample_images (DDPM, with progress), the other times tools/list
-over and over until the sample ends.
+over and over until the sample ends (a 10 ms pause between calls; each latency is one tools/list
+round trip through the in-memory transport, so it shows how long the event loop could not answer).
+It runs once per gc mode, same run: the server's `gc_freeze` off (the baseline: Python's full
+collections walk the models' heap) and on (ModelCache freezes the heap after each load); for each,
+the generation-2 collections during the sample (count, longest) from gc.callbacks.
 
 Targets (issue 6): DDIM-50 >= 15x faster than DDPM-1000; >= 50 % of DDIM-50 samples confident;
 tools/list p99 < 50 ms while a sample runs.
@@ -17,6 +22,7 @@ tools/list p99 < 50 ms while a sample runs.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -100,12 +106,32 @@ def bench_schedulers(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def bench_list_while_sampling(args: argparse.Namespace) -> dict[str, Any]:
+class FullCollections:
+    """Generation-2 collections while active: how many and how long (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self.active = False
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if not self.active or info["generation"] != 2:
+            return
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._t0)
+
+
+async def bench_list_while_sampling(args: argparse.Namespace, gc_freeze: bool) -> dict[str, Any]:
     from genai_mcp.server.app import create_server
     from genai_mcp.server.settings import ServerSettings
 
+    gc.unfreeze()  # the baseline starts from an unfrozen heap; the server's cache freezes if asked
+    full = FullCollections()
+    gc.callbacks.append(full)
     data = Path(tempfile.mkdtemp(prefix="bench-diffusion-"))
-    server = create_server(ServerSettings(data_dir=data, log_level="WARNING"))
+    server = create_server(ServerSettings(data_dir=data, log_level="WARNING", gc_freeze=gc_freeze))
     latencies: list[float] = []
     sample_s = 0.0
     async with Client(server) as sampler, Client(server) as lister:
@@ -130,6 +156,10 @@ async def bench_list_while_sampling(args: argparse.Namespace) -> dict[str, Any]:
             sample_s = time.perf_counter() - t0
             finished.set()
 
+        # Load the model in this server's cache first (a one-step sample), as a serving process has.
+        warm = {"num_images": 1, "steps": 1, "scheduler": "ddpm", "model": args.model}
+        assert not (await sampler.call_tool("sample_images", warm)).is_error
+        full.active = True
         async with anyio.create_task_group() as tg:
             tg.start_soon(sample)
             await started.wait()
@@ -141,8 +171,14 @@ async def bench_list_while_sampling(args: argparse.Namespace) -> dict[str, Any]:
                 if len(latencies) >= args.lists:
                     break
                 await anyio.sleep(0.01)
+    full.active = False
+    gc.callbacks.remove(full)
     ms = sorted(x * 1000 for x in latencies)
     return {
+        "gc_freeze": gc_freeze,
+        "frozen_objects": gc.get_freeze_count(),
+        "full_collections": len(full.pauses),
+        "longest_full_collection_ms": round(max(full.pauses, default=0.0) * 1000, 1),
         "lists": len(ms),
         "sample_wall_s": round(sample_s, 2) if sample_s else None,
         "median_ms": round(statistics.median(ms), 2),
@@ -160,6 +196,10 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="diffusion checkpoint (default: house/ddpm-digits)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--lists", type=int, default=300, help="most tools/list calls timed during a sample")
+    parser.add_argument(
+        "--gc-freeze", choices=("both", "on", "off"), default="both", help="server gc_freeze modes to run"
+    )
+    parser.add_argument("--only-lists", action="store_true", help="skip the scheduler speed and quality runs")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "diffusion.json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -168,30 +208,44 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    quality = bench_schedulers(args)
-    responsiveness = anyio.run(bench_list_while_sampling, args)
-    runs = quality["runs"]
-    checks = {
-        "speedup": (quality["speedup_ddim50_vs_ddpm1000"], quality["speedup_ddim50_vs_ddpm1000"] >= 15.0),
-        "ddim_confident_share": (
-            runs["ddim-50"]["vit_confident_share"],
-            runs["ddim-50"]["vit_confident_share"] >= TARGETS["ddim_confident_share"],
-        ),
-        "list_p99_ms": (responsiveness["p99_ms"], responsiveness["p99_ms"] < TARGETS["list_p99_ms"]),
-    }
+    quality = None if args.only_lists else bench_schedulers(args)
+    modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.gc_freeze]
+    lists = {("on" if m else "off"): anyio.run(bench_list_while_sampling, args, m) for m in modes}
+    responsiveness = lists.get("on") or lists["off"]
+    checks: dict[str, tuple[float, bool]] = {}
+    if quality is not None:
+        runs = quality["runs"]
+        speedup = quality["speedup_ddim50_vs_ddpm1000"]
+        checks["speedup"] = (speedup, speedup >= TARGETS["speedup"])
+        share = runs["ddim-50"]["vit_confident_share"]
+        checks["ddim_confident_share"] = (share, share >= TARGETS["ddim_confident_share"])
+    checks["list_p99_ms"] = (responsiveness["p99_ms"], responsiveness["p99_ms"] < TARGETS["list_p99_ms"])
     print(
         f"{args.model or 'house/ddpm-digits'}, {args.num_images} images, torch threads {torch.get_num_threads()}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'run':12} {'wall s':>8} {'ms/step':>8} {'ViT >= 0.8':>11}")
-    for name, r in runs.items():
-        print(f"{name:12} {r['wall_s']:8.2f} {r['ms_per_step']:8.2f} {r['vit_confident_share']:11.1%}")
-    print(f"{'real digits':12} {'':8} {'':8} {quality['real_digits_confident_share']:11.1%}")
-    print(f"{'noise':12} {'':8} {'':8} {quality['noise_confident_share']:11.1%}")
+    if quality is not None:
+        print(f"{'run':12} {'wall s':>8} {'ms/step':>8} {'ViT >= 0.8':>11}")
+        for name, r in quality["runs"].items():
+            print(f"{name:12} {r['wall_s']:8.2f} {r['ms_per_step']:8.2f} {r['vit_confident_share']:11.1%}")
+        print(f"{'real digits':12} {'':8} {'':8} {quality['real_digits_confident_share']:11.1%}")
+        print(f"{'noise':12} {'':8} {'':8} {quality['noise_confident_share']:11.1%}")
+    print("\ntools/list from a second client during a DDPM-1000 sample (in memory, with progress):")
     print(
-        f"\ntools/list from a second client during a DDPM-1000 sample: {responsiveness['lists']} calls, "
-        f"median {responsiveness['median_ms']} ms, p99 {responsiveness['p99_ms']} ms, max {responsiveness['max_ms']} ms"
+        f"{'gc_freeze':10} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'sample s':>9} "
+        f"{'gen-2 gcs':>10} {'longest ms':>11}"
     )
+    for name, r in lists.items():
+        print(
+            f"{name:10} {r['lists']:6} {r['median_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f} "
+            f"{r['sample_wall_s']:9.2f} {r['full_collections']:10} {r['longest_full_collection_ms']:11.1f}"
+        )
+    if "on" in lists and "off" in lists:
+        on, off = lists["on"], lists["off"]
+        print(
+            f"freeze on / off: p99 {on['p99_ms'] / off['p99_ms']:.2f}x, max {on['max_ms'] / off['max_ms']:.2f}x, "
+            f"sample wall {on['sample_wall_s'] / off['sample_wall_s']:.2f}x"
+        )
     print()
     for name, (value, ok) in checks.items():
         print(f"{name:22} {value:10}  target {TARGETS[name]:>6}  {'OK' if ok else 'MISSED'}")
@@ -203,8 +257,9 @@ def main() -> None:
         "num_images": args.num_images,
         "seed": args.seed,
         "confidence_threshold": CONFIDENCE,
-        **quality,
+        **(quality or {}),
         "list_while_sampling": responsiveness,
+        "list_while_sampling_by_gc_freeze": lists,
         "checks": {name: {"value": v, "target": TARGETS[name], "ok": ok} for name, (v, ok) in checks.items()},
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -118,6 +118,9 @@ class ServerSettings(BaseModel):
     torch_threads: int | None = Field(
         None, ge=1, description="CPU threads torch uses per operation (default: torch's, one per core)"
     )
+    gc_freeze: bool = Field(
+        True, description="After each model load, collect once and freeze the heap out of Python's gc"
+    )
     # Concurrent single calls on the same model share one forward pass (tools/models/batching.py)
     batch_window_ms: float = Field(
         2.0,

@@ -61,6 +61,7 @@ class ServerState:
             allow_downloads=settings.allow_downloads,
             device=settings.device,
             defaults=chosen_defaults(settings),
+            freeze_gc=settings.gc_freeze,  # no full-heap gc pauses on the serving path
         )
         outputs = OutputStore(
             settings.outputs_dir,

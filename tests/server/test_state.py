@@ -67,3 +67,11 @@ def test_start_up_clean_up_runs_in_the_lifespan_not_at_construction(tmp_path: Pa
             assert listed.structured_content == {"jobs": []}
 
     anyio.run(main)
+
+
+def test_the_server_turns_the_caches_gc_freeze_on_unless_told_not_to(tmp_path: Path) -> None:
+    from genai_mcp.server.state import ServerState
+
+    assert ServerState.from_settings(ServerSettings(data_dir=tmp_path)).models.freeze_gc is True
+    off = ServerSettings.load(env={"GENAI_MCP_GC_FREEZE": "0", "GENAI_MCP_DATA_DIR": str(tmp_path)})
+    assert ServerState.from_settings(off).models.freeze_gc is False

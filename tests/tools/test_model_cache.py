@@ -7,6 +7,7 @@ counts calls and reports chosen byte sizes.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -559,3 +560,17 @@ def test_house_model_loads_by_name_and_matches_its_folder(name: str) -> None:
     assert torch.equal(_house_outputs(by_name), _house_outputs(by_folder))
     if house.task == "unconditional-image-generation":
         assert present(by_name.scheduler).config == present(by_folder.scheduler).config
+
+
+def test_freeze_gc_freezes_the_heap_after_each_load_and_only_when_asked(ckpts: dict[str, Path]) -> None:
+    gc.unfreeze()
+    try:
+        ModelCache(device="cpu", loader=CountingLoader()).get("image-classification", str(ckpts["vit"]))
+        assert gc.get_freeze_count() == 0  # a library user's gc is left alone
+        cache = ModelCache(device="cpu", loader=CountingLoader(), freeze_gc=True)
+        bundle = cache.get("image-classification", str(ckpts["vit"]))
+        assert gc.get_freeze_count() > 0
+        # The loaded model is out of the generations full collections walk.
+        assert not any(obj is bundle.model for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
