@@ -30,6 +30,7 @@ __all__ = ["BodyTooLarge", "build_http_app", "check_bind", "event_store", "publi
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+MCP_PATH = "/mcp"
 
 
 def public_url(settings: ServerSettings) -> str:
@@ -80,19 +81,20 @@ def event_store(settings: ServerSettings) -> BoundedEventStore:
 
 
 class BodyTooLarge:
-    """ASGI middleware around the SDK's app: its 413s (a body over `limit`), as JSON-RPC errors.
+    """ASGI middleware around the SDK's app: its 413s on `path` (a body over `limit`), as JSON-RPC errors.
 
     The error (id null, code -32600) says how big the body was when the request declared it, the
     limit, what set it, and how to send the call instead; `data` carries the limit and the setting.
     Everything else passes through untouched.
     """
 
-    def __init__(self, app: ASGIApp, limit: BodyLimit):
+    def __init__(self, app: ASGIApp, limit: BodyLimit, path: str):
         self.app = app
         self.limit = limit
+        self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
@@ -138,7 +140,7 @@ def build_http_app(settings: ServerSettings) -> Starlette:
     store = event_store(settings)
     limit = request_body_limit(settings)
     app = server.streamable_http_app(
-        streamable_http_path="/mcp",
+        streamable_http_path=MCP_PATH,
         json_response=False,
         stateless_http=False,
         event_store=store,
@@ -148,7 +150,7 @@ def build_http_app(settings: ServerSettings) -> Starlette:
         host=settings.host,
     )
     app.add_middleware(SessionScopes, store=store)
-    app.add_middleware(BodyTooLarge, limit=limit)
+    app.add_middleware(BodyTooLarge, limit=limit, path=MCP_PATH)
     auth = server.settings.auth
     if auth is not None and auth.resource_server_url is not None:
         from genai_mcp.server.auth import BearerChallenges
