@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Sequence
 
 from mcp.server.auth.provider import AccessToken
@@ -24,6 +23,7 @@ from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl, SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from genai_mcp.server.asgi import json_response, replacing
 from genai_mcp.server.settings import MIN_TOKEN_LENGTH
 
 __all__ = ["BearerChallenges", "StaticTokenVerifier", "auth_settings"]
@@ -97,17 +97,11 @@ class BearerChallenges:
         # (none, Basic, ...) is a request without bearer credentials.
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         presented = authorization[:7].lower() == b"bearer "
-        replaced = False
 
-        async def send_challenge(message: Message) -> None:
-            nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 401:
-                replaced = True
-                await self._challenge(send, presented)
-            elif not replaced:
-                await send(message)  # (the body of a replaced 401 is dropped)
+        async def challenge(_: Message) -> None:
+            await self._challenge(send, presented)
 
-        await self.app(scope, receive, send_challenge)
+        await self.app(scope, receive, replacing(send, 401, challenge))
 
     async def _challenge(self, send: Send, presented: bool) -> None:
         if presented:
@@ -116,11 +110,5 @@ class BearerChallenges:
         else:
             challenge = "Bearer "  # no credentials: no error code (RFC 6750 section 3.1)
             body = {"error_description": TOKEN_REQUIRED}
-        data = json.dumps(body).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(data)).encode()),
-            (b"www-authenticate", f'{challenge}resource_metadata="{self.metadata}"'.encode()),
-        ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": data})
+        authenticate = f'{challenge}resource_metadata="{self.metadata}"'.encode()
+        await json_response(send, 401, body, [(b"www-authenticate", authenticate)])

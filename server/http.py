@@ -13,7 +13,6 @@ naming the limit and the setting, which MCP clients show as the call's error.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from mcp.server.transport_security import TransportSecuritySettings
@@ -21,6 +20,7 @@ from mcp_types import INVALID_REQUEST
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from genai_mcp.server.asgi import json_response, replacing
 from genai_mcp.server.event_store import BoundedEventStore, SessionScopes
 from genai_mcp.server.limits import BodyLimit, request_body_limit, variable
 from genai_mcp.server.settings import ServerSettings, SettingsError, is_loopback
@@ -99,17 +99,11 @@ class BodyTooLarge:
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
         size = int(declared) if declared.isdigit() else None
-        replaced = False
 
-        async def send_refusal(message: Message) -> None:
-            nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 413:
-                replaced = True
-                await self._refuse(send, size)
-            elif not replaced:
-                await send(message)  # (the body of a replaced 413 is dropped)
+        async def refusal(_: Message) -> None:
+            await self._refuse(send, size)
 
-        await self.app(scope, receive, send_refusal)
+        await self.app(scope, receive, replacing(send, 413, refusal))
 
     def _message(self, size: int | None) -> str:
         limit = self.limit.bytes
@@ -126,10 +120,7 @@ class BodyTooLarge:
         if size is not None:
             data["size"] = size
         error = {"code": INVALID_REQUEST, "message": self._message(size), "data": data}
-        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await json_response(send, 413, {"jsonrpc": "2.0", "id": None, "error": error})
 
 
 def build_http_app(settings: ServerSettings) -> Starlette:
