@@ -74,6 +74,9 @@ class ToolSpec(Generic[RequestT, ResultT]):
     result: type[ResultT]
     annotations: ToolAnnotations
     content: Callable[[ResultT], Sequence[ContentBlock]] | None = None
+    # An MCP Apps view (`ui://...`, server/apps.py) that hosts with the extension render the
+    # result in; it goes into the tool's `_meta.ui.resourceUri`. Other hosts never read it.
+    view: str | None = None
 
     def opening(self, open_world: bool) -> ToolSpec[RequestT, ResultT]:
         """This spec with openWorldHint set: whether a call may reach past this machine (hub
@@ -183,6 +186,7 @@ class ToolPublisher:
             title=spec.title,
             description=render(spec.description, self.limits),
             annotations=spec.annotations,
+            meta={"ui": {"resourceUri": spec.view}} if spec.view else None,
         )
         _register(self.server, checked)
         self.specs[spec.name] = spec
