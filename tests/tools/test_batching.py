@@ -1,7 +1,9 @@
 """ForwardBatcher (tools/models/batching.py) and the shared forward of classify_images / zero_shot_classify.
 
 Threads are released together with a Barrier; whether batches formed, and how long a leader waited,
-are read from the batcher's own counters.
+are read from the batcher's own counters. A batcher waits for company only once it has seen some (a
+call within the window before, or a forward running), so each burst here follows one call on the
+same key (`warm`): within GENEROUS_S, every caller of the burst then waits for the batch to fill.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def doubled(items: list[int]) -> list[int]:
     return [2 * x for x in items]
 
 
+def warm(batcher: ForwardBatcher, key: str = "k") -> None:
+    """One call on `key` before a burst, so that the burst's first caller sees company and waits."""
+    batcher.run(key, 0, doubled)
+
+
 def test_barrier_released_calls_share_forward_passes_and_get_their_own_outputs() -> None:
     batcher = ForwardBatcher(window_s=GENEROUS_S, max_batch=8)
     passes: list[list[int]] = []
@@ -57,20 +64,58 @@ def test_barrier_released_calls_share_forward_passes_and_get_their_own_outputs()
         passes.append(list(items))
         return doubled(items)
 
+    warm(batcher)
     outputs = together([partial(batcher.run, "k", i, forward) for i in range(8)])
     assert outputs == [2 * i for i in range(8)]
     stats = batcher.stats()
-    assert stats.calls == 8 and stats.forwards == len(passes) < 8 and stats.largest_batch > 1
+    assert stats.calls == 9 and stats.forwards == 2 == 1 + len(passes) and stats.largest_batch == 8
     assert sorted(x for p in passes for x in p) == list(range(8))
 
 
-def test_a_lone_caller_waits_no_longer_than_the_window() -> None:
-    batcher = ForwardBatcher(window_s=0.02, max_batch=8)
+def test_a_lone_caller_runs_at_once_whatever_the_window() -> None:
+    batcher = ForwardBatcher(window_s=GENEROUS_S, max_batch=8)
     assert batcher.run("k", 3, doubled) == 6
+    assert batcher.run("other", 4, doubled) == 8  # a call on another model is no company
     stats = batcher.stats()
-    assert stats.forwards == 1 and stats.largest_batch == 1
+    assert stats.forwards == 2 and stats.largest_batch == 1 and stats.max_wait_s == 0.0
+
+
+def test_the_first_call_of_a_burst_goes_alone_and_the_rest_batch() -> None:
+    batcher = ForwardBatcher(window_s=GENEROUS_S, max_batch=7)  # the 7 after the first fill a batch
+    assert together([partial(batcher.run, "k", i, doubled) for i in range(8)]) == [2 * i for i in range(8)]
+    stats = batcher.stats()
+    assert stats.forwards == 2 and stats.largest_batch == 7
+
+
+def test_company_waits_no_longer_than_the_window() -> None:
+    batcher = ForwardBatcher(window_s=0.02, max_batch=8)
+    warm(batcher)
+    assert batcher.run("k", 3, doubled) == 6  # company (the warm call), but nobody joins
+    stats = batcher.stats()
+    assert stats.forwards == 2 and stats.largest_batch == 1
     # The leader's wait is bounded by the window (a little more only for the thread to be scheduled).
-    assert stats.max_wait_s < batcher.window_s + 0.25
+    assert 0.0 < stats.max_wait_s < batcher.window_s + 0.25
+
+
+def test_a_call_arriving_while_a_forward_runs_waits_for_company() -> None:
+    batcher = ForwardBatcher(window_s=0.05, max_batch=8)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(items: list[int]) -> list[int]:
+        started.set()
+        release.wait()
+        return doubled(items)
+
+    first = threading.Thread(target=batcher.run, args=("k", 1, slow))
+    first.start()
+    started.wait()
+    batcher._arrived.clear()  # only the running forward is company now
+    try:
+        assert batcher.run("k", 2, doubled) == 4
+    finally:
+        release.set()
+        first.join()
+    assert batcher.stats().max_wait_s > 0.0
 
 
 @pytest.mark.parametrize("window_s, max_batch", [(0.0, 8), (GENEROUS_S, 1)])
@@ -98,6 +143,7 @@ def test_an_item_that_fails_the_shared_pass_fails_only_its_caller() -> None:
             raise ValueError("3 is not allowed")
         return doubled(items)
 
+    warm(batcher)
     outputs = together([partial(batcher.run, "k", i, forward) for i in range(4)])
     assert outputs[:3] == [0, 2, 4]
     assert isinstance(outputs[3], ValueError) and "3 is not allowed" in str(outputs[3])
@@ -111,8 +157,11 @@ def test_keys_never_share_a_pass() -> None:
         seen.append({item[0] for item in items})
         return items
 
+    for k in "ab":
+        batcher.run(k, k, forward)
     together([partial(batcher.run, k, f"{k}{i}", forward) for k in "ab" for i in range(2)])
-    assert all(len(kinds) == 1 for kinds in seen)
+    assert all(len(kinds) == 1 for kinds in seen) and max(len(s) for s in seen) == 1
+    assert batcher.stats().largest_batch == 2
 
 
 def test_batched_classification_equals_unbatched_and_applies_each_callers_top_k(specs: list[str]) -> None:
@@ -120,6 +169,7 @@ def test_batched_classification_equals_unbatched_and_applies_each_callers_top_k(
     requests.append(ClassifyRequest(image=specs[6:8], top_k=4))  # one caller with two images
     alone = [classify_images(r) for r in requests]
     batcher = ForwardBatcher(window_s=GENEROUS_S, max_batch=8)  # 8 images: full once all have joined
+    classify_images(requests[0], batcher=batcher)  # company for the burst: same model, same shape
     shared = together([partial(classify_images, r, batcher=batcher) for r in requests])
     assert batcher.stats().forwards < len(requests)
     for a, b in zip(alone, shared, strict=True):
@@ -138,6 +188,7 @@ def test_an_undecodable_image_fails_only_its_caller(specs: list[str]) -> None:
     requests = [ClassifyRequest(image=spec) for spec in specs[:3]] + [
         ClassifyRequest(image=b64(b"not an image"))
     ]
+    classify_images(requests[0], batcher=batcher)
     outputs = together([partial(classify_images, r, batcher=batcher) for r in requests])
     assert isinstance(outputs[3], InvalidInputError)
     for request, out in zip(requests[:3], outputs[:3], strict=True):
@@ -145,7 +196,7 @@ def test_an_undecodable_image_fails_only_its_caller(specs: list[str]) -> None:
         (expected,), (got,) = classify_images(request).results, out.results
         assert got.labels[0].label == expected.labels[0].label
         assert got.labels[0].probability == pytest.approx(expected.labels[0].probability, abs=1e-5)
-    assert batcher.stats().calls == 3  # the bad one never reached the batcher
+    assert batcher.stats().calls == 4  # the warm call and three: the bad one never reached the batcher
 
 
 def test_batched_zero_shot_equals_unbatched_with_each_callers_labels(specs: list[str]) -> None:
@@ -155,6 +206,7 @@ def test_batched_zero_shot_equals_unbatched_with_each_callers_labels(specs: list
     ]
     alone = [zero_shot_classify(r) for r in requests]
     batcher = ForwardBatcher(window_s=GENEROUS_S, max_batch=len(requests))
+    zero_shot_classify(requests[0], batcher=batcher)
     shared = together([partial(zero_shot_classify, r, batcher=batcher) for r in requests])
     assert batcher.stats().forwards < len(requests)
     for a, b in zip(alone, shared, strict=True):

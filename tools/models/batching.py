@@ -4,13 +4,16 @@ Callers arrive from worker threads, each with its own inputs already decoded and
 bad input fails only its own caller, before any batching). `ForwardBatcher.run(key, item, forward)`
 is leader-follower over threading primitives, one open batch per key:
 
-    the first caller for a key opens a batch and leads it: it waits up to `window_s` (less if the
-    batch fills to `max_batch` items), closes the batch, runs `forward(items)` once and hands each
-    member its own output; callers that arrive while the batch is open join it and wait for that
-    output; callers that arrive once it is closed open the next one.
+    the first caller for a key opens a batch and leads it: if there is sign of company (another
+    call on the key arrived within the last `window_s`, or a forward on the key is running) it
+    waits up to `window_s` (less if the batch fills to `max_batch` items); it then closes the
+    batch, runs `forward(items)` once and hands each member its own output; callers that arrive
+    while the batch is open join it and wait for that output; callers that arrive once it is
+    closed open the next one.
 
-A lone caller therefore waits at most the window; window 0 (or max_batch 1) runs every call alone at
-once. Python threads cannot be interrupted, so a caller whose request was cancelled still finishes
+A lone caller (nothing else on its model within the window) therefore runs at once, and no caller
+waits more than the window: the first call of a burst goes alone and the rest of the burst
+batches. Window 0 (or max_batch 1) runs every call alone at once. Python threads cannot be interrupted, so a caller whose request was cancelled still finishes
 its part and the others are not disturbed. If a shared forward raises, each member's item is run on
 its own so that only the caller whose item fails sees the error. Items are counted in "rows" (e.g.
 images) so that a caller with several images takes several places of `max_batch`.
@@ -69,6 +72,10 @@ class ForwardBatcher:
         self.max_batch = max_batch
         self._lock = threading.Lock()
         self._open: dict[Hashable, _Batch[Any, Any]] = {}
+        # Only what the last window saw and what runs now: keys hold model objects, which must not
+        # outlive their eviction from the model cache here.
+        self._arrived: dict[Hashable, float] = {}
+        self._running: dict[Hashable, int] = {}
         self._stats = BatchStats()
 
     @property
@@ -82,9 +89,11 @@ class ForwardBatcher:
     def run(self, key: Hashable, item: T, forward: Callable[[list[T]], list[R]], rows: int = 1) -> R:
         """forward([item])[0], computed in one pass with the other callers' items of the same key that
         arrive within the window. Raises what the forward raised for this item."""
+        now = time.perf_counter()
         with self._lock:
             self._stats.calls += 1
             self._stats.rows += rows
+            company = self._company(key, now)
             batch = self._open.get(key)
             joined = (
                 batch is not None
@@ -102,7 +111,8 @@ class ForwardBatcher:
             else:
                 batch = _Batch(items=[item], rows=rows)
                 index = 0
-                waits = self.enabled and rows < self.max_batch  # a full batch takes no followers
+                # A full batch takes no followers; a lone caller does not wait for any.
+                waits = self.enabled and rows < self.max_batch and company
                 if waits:
                     self._open[key] = batch
         if joined:
@@ -113,6 +123,17 @@ class ForwardBatcher:
         if isinstance(out, BaseException):
             raise out
         return out
+
+    def _company(self, key: Hashable, now: float) -> bool:
+        """Whether another call on `key` arrived within the window or is in its forward; records
+        this arrival. Called under the lock."""
+        last = self._arrived.get(key)
+        company = (last is not None and now - last <= self.window_s) or self._running.get(key, 0) > 0
+        stale = [k for k, t in self._arrived.items() if now - t > self.window_s]
+        for k in stale:
+            del self._arrived[k]
+        self._arrived[key] = now
+        return company
 
     def _lead(
         self, key: Hashable, batch: _Batch[T, R], forward: Callable[[list[T]], list[R]], waits: bool
@@ -129,11 +150,16 @@ class ForwardBatcher:
             self._stats.max_wait_s = max(self._stats.max_wait_s, waited)
             self._stats.largest_batch = max(self._stats.largest_batch, len(batch.items))
             self._stats.forwards += 1
+            self._running[key] = self._running.get(key, 0) + 1
         try:
             batch.outputs = self._forward(batch.items, forward)
         except BaseException as exc:  # a bug or an interrupt: every member must still wake
             batch.outputs = [exc] * len(batch.items)
         finally:
+            with self._lock:
+                self._running[key] -= 1
+                if not self._running[key]:
+                    del self._running[key]
             batch.done.set()
 
     def _forward(self, items: list[T], forward: Callable[[list[T]], list[R]]) -> list[R | BaseException]:
