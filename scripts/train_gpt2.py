@@ -40,6 +40,7 @@ from _house_common import (
 )
 
 from genai_mcp.tools.house.corpus import SNAPSHOT_PATH, load_corpus, split_corpus
+from genai_mcp.tools.text.schemas import PLAIN_CHAT_TEMPLATE
 
 FOLDER = "gpt2-pydocs"
 EOS = "<|endoftext|>"
@@ -85,7 +86,13 @@ def train_tokenizer(docs: list[str], vocab_size: int) -> Any:
     )
     tok.train_from_iterator(docs, trainer=trainer)
     return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
-        tokenizer_object=tok, bos_token=EOS, eos_token=EOS, pad_token=EOS, unk_token=EOS, model_max_length=256
+        tokenizer_object=tok,
+        bos_token=EOS,
+        eos_token=EOS,
+        pad_token=EOS,
+        unk_token=EOS,
+        model_max_length=256,
+        chat_template=PLAIN_CHAT_TEMPLATE,
     )
 
 
@@ -268,7 +275,8 @@ def main() -> None:
     print({k: round(v, 4) for k, v in metrics.items()}, flush=True)
 
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    # In tokenizer_config.json, where the shipped folder keeps it, not a separate chat_template.jinja.
+    tokenizer.save_pretrained(out, save_jinja_files=False)
     n_params = sum(p.numel() for p in model.parameters())
     metrics |= {
         "train_seconds": round(train_seconds, 1),

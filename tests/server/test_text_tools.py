@@ -279,6 +279,6 @@ def test_bad_inputs_are_clear_errors_and_the_next_call_works(server: MCPServer[A
                     assert phrase in text_of(result), (phrase, text_of(result))
             chat = [{"role": "user", "content": "What is a list?"}]
             ok = await _call(client, "generate_text", {"messages": chat, "max_new_tokens": 2})
-            assert ok["completion_tokens"] >= 1 and ok["prompt_format"] == "plain_chat"
+            assert ok["completion_tokens"] >= 1 and ok["prompt_format"] == "chat_template"
 
     anyio.run(main)

@@ -183,8 +183,9 @@ def test_chat_uses_the_template_when_the_tokenizer_has_one(lm: Any, tmp_path: Pa
         ChatMessage(role="system", content="Be brief."),
         ChatMessage(role="user", content="What is a list?"),
     ]
+    # The house tokenizer's template (PLAIN_CHAT_TEMPLATE) renders the plain 'role: content' lines.
     plain = generate_text(_request(messages=messages, max_new_tokens=4, temperature=0))
-    assert plain.prompt_format == "plain_chat"
+    assert plain.prompt_format == "chat_template"
     rendered = "system: Be brief.\nuser: What is a list?\nassistant:"
     assert plain.prompt_tokens == len(lm.processor(rendered).input_ids)
 

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_TEMPERATURE",
     "MIN_PENALTY",
     "MIN_TEMPERATURE",
+    "PLAIN_CHAT_TEMPLATE",
     "ChatMessage",
     "FinishReason",
     "GenerateTextRequest",
@@ -31,6 +32,13 @@ MAX_STOP_CHARS = 200
 # sampling distribution turns NaN); the upper ones lie far beyond any useful value.
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
 MIN_PENALTY, MAX_PENALTY = 0.01, 100.0
+# The house GPT-2's chat template (its tokenizer_config.json; scripts/train_gpt2.py writes it): a base
+# model was never tuned on chat markers, so the chat is shown as the plain 'role: content' lines it has
+# seen in text, the same rendering generate_text falls back to for tokenizers without a template.
+PLAIN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
 
 
 class ChatMessage(BaseModel):
