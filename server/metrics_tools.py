@@ -16,7 +16,8 @@ TEXT_METRICS = ToolSpec(
     description=(
         "Score candidate texts against one or more references each: BLEU (sacrebleu; score, 1-4-gram "
         "precisions, brevity penalty), chrF, and ROUGE-1/2/L precision/recall/F1 with stemming, "
-        "corpus-level and per candidate."
+        "corpus-level and per candidate; on request ROUGE-S/SU (skip-bigrams with an optional maximum "
+        "skip, + unigrams; counted as ROUGE-1.5.5 does, reproducing Lin 2004's worked example)."
     ),
     request=metrics.TextMetricsRequest,
     result=metrics.TextMetricsResult,

@@ -137,7 +137,9 @@ def test_bad_shapes_are_rejected(candidates, references, needle):
 
 
 def test_unknown_metric_and_tokenizer_list_allowed_values():
-    with pytest.raises(ValidationError, match="'bleu', 'chrf', 'rouge1', 'rouge2' or 'rougeL'"):
+    with pytest.raises(
+        ValidationError, match="'bleu', 'chrf', 'rouge1', 'rouge2', 'rougeL', 'rougeS' or 'rougeSU'"
+    ):
         TextMetricsRequest(candidates=["a"], references=[["a"]], metrics=["meteor"])
     with pytest.raises(ValidationError, match="'13a', 'intl', 'zh', 'char' or 'none'"):
         TextMetricsRequest(candidates=["a"], references=[["a"]], bleu_tokenize="spm")

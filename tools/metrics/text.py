@@ -1,4 +1,5 @@
-"""Text-overlap metrics for generated text: BLEU and chrF (sacrebleu), ROUGE-1/2/L (rouge-score).
+"""Text-overlap metrics for generated text: BLEU and chrF (sacrebleu), ROUGE-1/2/L (rouge-score),
+ROUGE-S/SU (skip_bigrams.py, as ROUGE-1.5.5 on rouge-score's tokens).
 
 `text_metrics(TextMetricsRequest) -> TextMetricsResult`. Each candidate has its own list of one or
 more references. Scales follow the libraries: BLEU and chrF are 0-100, ROUGE is 0-1.
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from genai_mcp.tools.errors import LimitExceededError
+from genai_mcp.tools.metrics.skip_bigrams import SKIP_METRICS, SkipMetric, skip_bigram_scores
 
 if TYPE_CHECKING:
     from sacrebleu.metrics.bleu import BLEUScore
@@ -23,6 +25,7 @@ __all__ = [
     "MAX_CANDIDATES",
     "MAX_REFERENCES_PER_CANDIDATE",
     "MAX_ROUGE_L_CELLS",
+    "MAX_ROUGE_S_UNITS",
     "MAX_TEXT_CHARS",
     "MAX_TOTAL_CHARS",
     "BleuScore",
@@ -44,8 +47,12 @@ chrF and ROUGE-1/2 takes a few seconds per million characters on one CPU core.""
 MAX_ROUGE_L_CELLS = 5_000_000
 """ROUGE-L work: candidate tokens x reference tokens summed over all pairs. rouge-score's LCS is
 pure Python and quadratic (1-3 us a cell on one core here, so the limit is about 5-15 s)."""
+MAX_ROUGE_S_UNITS = 2_000_000
+"""ROUGE-S/SU work: skip-bigrams (+ unigrams) of every candidate and reference, summed (C(n, 2) a text
+of n words with no max_skip). Pure Python, about 0.5 us a unit on one core here."""
+MAX_SKIP = 1000
 
-TextMetricName = Literal["bleu", "chrf", "rouge1", "rouge2", "rougeL"]
+TextMetricName = Literal["bleu", "chrf", "rouge1", "rouge2", "rougeL", "rougeS", "rougeSU"]
 BleuTokenizer = Literal["13a", "intl", "zh", "char", "none"]
 ALL_METRICS: tuple[TextMetricName, ...] = ("bleu", "chrf", "rouge1", "rouge2", "rougeL")
 
@@ -80,7 +87,26 @@ class TextMetricsRequest(BaseModel):
         description=(
             "Which metrics to compute; default all of bleu, chrf, rouge1, rouge2, rougeL. rougeL is "
             "quadratic: candidate tokens x reference tokens, summed over all pairs, may be at most "
-            f"{MAX_ROUGE_L_CELLS}; leave it out for long texts."
+            f"{MAX_ROUGE_L_CELLS}; leave it out for long texts. rougeS (skip-bigrams) and rougeSU "
+            "(skip-bigrams + unigrams) are computed only when asked for, as ROUGE-1.5.5 does (see "
+            f"rouge_s_max_skip); their skip-bigrams over all texts may be at most {MAX_ROUGE_S_UNITS}."
+        ),
+    )
+    rouge_s_max_skip: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SKIP,
+        description=(
+            "rougeS/rougeSU: at most this many words between the two words of a skip-bigram "
+            "(ROUGE-1.5.5's -2 option): 0 is ordinary bigrams, 4 is the ROUGE-S4/SU4 of the DUC "
+            "evaluations; null (default) is no limit (ROUGE-S*, Lin 2004's definition)."
+        ),
+    )
+    rouge_stemming: bool = Field(
+        default=True,
+        description=(
+            "Porter-stem words longer than 3 letters before every ROUGE metric (rouge-score's "
+            "use_stemmer, ROUGE-1.5.5's -m). false compares words as written (lowercased)."
         ),
     )
     bleu_tokenize: BleuTokenizer = Field(
@@ -146,8 +172,9 @@ class RougeScore(BaseModel):
 
 
 class RougeSummary(BaseModel):
-    """rouge-score's tokenizer lowercases and keeps only runs of a-z and 0-9, then Porter-stems words
-    longer than 3 letters: text in other scripts (or accented letters) does not count."""
+    """rouge-score's tokenizer lowercases and keeps only runs of a-z and 0-9, then (rouge_stemming)
+    Porter-stems words longer than 3 letters: text in other scripts (or accented letters) does not
+    count. ROUGE-S/SU use the same tokens."""
 
     per_candidate: list[RougeScore] = Field(
         description="Per candidate, in order: the reference with the best F1 (rouge-score's score_multi)."
@@ -167,13 +194,29 @@ class TextMetricsResult(BaseModel):
     rougeL: RougeSummary | None = Field(  # camelCase: the name rouge-score and papers use
         default=None, description="Longest common subsequence, Porter-stemmed."
     )
+    rougeS: RougeSummary | None = Field(
+        default=None,
+        description=(
+            "Skip-bigram co-occurrence (Lin 2004, section 5; counted as ROUGE-1.5.5.pl does): words in "
+            "order, at most rouge_s_max_skip words apart. P = shared / candidate skip-bigrams, R = shared "
+            "/ reference skip-bigrams (C(n, 2) each with no limit), F1 (beta 1)."
+        ),
+    )
+    rougeSU: RougeSummary | None = Field(
+        default=None,
+        description=(
+            "rougeS with unigrams added (ROUGE-1.5.5's -u): every word but a text's last one also counts "
+            "as a unit, exactly as ROUGE-1.5.5.pl does, so scores equal its ROUGE-SU figures."
+        ),
+    )
 
 
 def text_metrics(request: TextMetricsRequest) -> TextMetricsResult:
     """Score each candidate against its references with the requested metrics.
 
-    Raises LimitExceededError when all texts together exceed MAX_TOTAL_CHARS, or when ROUGE-L is
-    requested and its quadratic work exceeds MAX_ROUGE_L_CELLS.
+    Raises LimitExceededError when all texts together exceed MAX_TOTAL_CHARS, when ROUGE-L is
+    requested and its quadratic work exceeds MAX_ROUGE_L_CELLS, or when ROUGE-S/SU is and the
+    skip-bigrams exceed MAX_ROUGE_S_UNITS.
     """
     metrics = set(request.metrics)
     total_chars = sum(map(len, request.candidates)) + sum(len(r) for refs in request.references for r in refs)
@@ -192,6 +235,10 @@ def text_metrics(request: TextMetricsRequest) -> TextMetricsResult:
     rouge_types = [name for name in ("rouge1", "rouge2", "rougeL") if name in metrics]
     if rouge_types:
         for name, summary in _rouge(request, rouge_types).items():
+            setattr(result, name, summary)
+    skip_types = [name for name in SKIP_METRICS if name in metrics]
+    if skip_types:
+        for name, summary in _rouge_s(request, skip_types).items():
             setattr(result, name, summary)
     return result
 
@@ -262,7 +309,7 @@ def _check_rouge_l_work(request: TextMetricsRequest) -> None:
 def _rouge(request: TextMetricsRequest, rouge_types: Sequence[str]) -> dict[str, RougeSummary]:
     from rouge_score.rouge_scorer import RougeScorer
 
-    scorer = RougeScorer(rouge_types, use_stemmer=True)
+    scorer = RougeScorer(rouge_types, use_stemmer=request.rouge_stemming)
     per_type: dict[str, list[RougeScore]] = {t: [] for t in rouge_types}
     for candidate, refs in zip(request.candidates, request.references, strict=True):
         best = scorer.score_multi(refs, candidate)
@@ -270,6 +317,22 @@ def _rouge(request: TextMetricsRequest, rouge_types: Sequence[str]) -> dict[str,
             s = best[t]
             per_type[t].append(RougeScore(precision=s.precision, recall=s.recall, f1=s.fmeasure))
     return {t: RougeSummary(per_candidate=scores, mean=_mean(scores)) for t, scores in per_type.items()}
+
+
+def _rouge_s(request: TextMetricsRequest, names: Sequence[SkipMetric]) -> dict[str, RougeSummary]:
+    scores = skip_bigram_scores(
+        request.candidates,
+        request.references,
+        names,
+        max_skip=request.rouge_s_max_skip,
+        stem=request.rouge_stemming,
+        max_units=MAX_ROUGE_S_UNITS,
+    )
+    summaries: dict[str, RougeSummary] = {}
+    for name, triples in scores.items():
+        per = [RougeScore(precision=p, recall=r, f1=f) for p, r, f in triples]
+        summaries[name] = RougeSummary(per_candidate=per, mean=_mean(per))
+    return summaries
 
 
 def _mean(scores: list[RougeScore]) -> RougeScore:
