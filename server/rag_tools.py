@@ -109,13 +109,15 @@ ANSWER = ToolSpec(
 
 
 def register(tools: ToolPublisher, state: ServerState) -> None:
-    store, limits, models = state.rag, rag_limits(state), state.models
+    store, limits, models, batcher = state.rag, rag_limits(state), state.models, state.batcher
 
     def rag_index(request: rag.IndexRequest, progress: Progress) -> rag.IndexResult:
-        return rag.index_documents(request, progress, store=store, limits=limits, models=models)
+        return rag.index_documents(
+            request, progress, store=store, limits=limits, models=models, batcher=batcher
+        )
 
     def rag_search(request: rag.SearchRequest) -> rag.SearchResult:
-        return rag.search(request, store, limits, models=models)
+        return rag.search(request, store, limits, models=models, batcher=batcher)
 
     def rag_collections(request: NoArguments) -> rag.CollectionsResult:
         return rag.list_collections(store)
@@ -151,7 +153,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
 def _register_answer(tools: ToolPublisher, state: ServerState, limits: rag.RagLimits) -> None:
     def context(request: rag.AnswerRequest, ctx: Context[Any]) -> rag.AnswerContext:
         search = rag.SearchRequest(query=request.question, **request.model_dump(exclude={"question"}))
-        return rag.answer_context(search, state.rag, limits, models=state.models)
+        return rag.answer_context(search, state.rag, limits, models=state.models, batcher=state.batcher)
 
     async def reply(
         request: rag.AnswerRequest, ctx: Context[Any], context: rag.AnswerContext

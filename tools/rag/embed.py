@@ -16,6 +16,7 @@ from its sentence_bert_config.json); it embeds a longer text from its first piec
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -39,6 +40,8 @@ from genai_mcp.tools.rag.schemas import DEFAULT_EMBEDDING_MODEL
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    from genai_mcp.tools.models.batching import ForwardBatcher
 
 __all__ = ["TASK", "Embedder", "ModelTokenizer", "check_default", "embedder", "rag_device", "tokenizer"]
 
@@ -71,15 +74,34 @@ class ModelTokenizer:
 
 
 class Embedder:
-    """`encode(texts)` -> float32 array (len(texts), dimensions), each row of unit length."""
+    """`encode(texts)` -> float32 array (len(texts), dimensions), each row of unit length.
+
+    With a ForwardBatcher, concurrent encodes (a search's query, an index call's chunks) share
+    forward passes: texts go to the batcher in groups of at most _BATCH, so a lone query joins
+    other callers' queries and the tail of a chunk list, never a pass longer than the model's batch.
+    """
 
     def __init__(self, name: str, tokens: ModelTokenizer, model: Any, device: str):
         self.name, self.tokens, self._model, self.device = name, tokens, model, device
         self.dimensions = int(model.config.hidden_size)
         self._run_lock = threading.Lock()
 
-    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+    def encode(self, texts: list[str], batcher: ForwardBatcher | None = None) -> npt.NDArray[np.float32]:
         """Texts longer than `tokens.max_tokens` pieces are embedded from their first pieces."""
+        if batcher is None or not batcher.enabled or not texts:
+            return self._encode(texts)
+        import numpy as np
+
+        groups = [texts[i : i + _BATCH] for i in range(0, len(texts), _BATCH)]
+        key = ("sentence-embedding", self)
+        return np.concatenate([batcher.run(key, g, self._encode_groups, rows=len(g)) for g in groups])
+
+    def _encode_groups(self, groups: list[list[str]]) -> list[npt.NDArray[np.float32]]:
+        vectors = self._encode([text for group in groups for text in group])
+        ends = list(itertools.accumulate(len(group) for group in groups))
+        return [vectors[end - len(group) : end] for group, end in zip(groups, ends, strict=True)]
+
+    def _encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         import numpy as np
         import torch
 

@@ -13,6 +13,7 @@ from typing import Any
 from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError
 from genai_mcp.tools.limits import limit
 from genai_mcp.tools.models import ModelCache
+from genai_mcp.tools.models.batching import ForwardBatcher
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.rag.chunking import chunk_text
 from genai_mcp.tools.rag.embed import Embedder, embedder, rag_device
@@ -109,11 +110,13 @@ def index_documents(
     limits: RagLimits | None = None,
     fail_point: FailPoint | None = None,
     models: ModelCache | None = None,
+    batcher: ForwardBatcher | None = None,
 ) -> IndexResult:
     """Chunk, embed and store each document in `store`; a re-used id replaces that document's chunks.
 
     `progress(chunks_embedded, chunks)` runs after each batch of PROGRESS_CHUNKS; it may raise
-    WorkCancelledError, and then nothing is written (the collection stays as it was).
+    WorkCancelledError, and then nothing is written (the collection stays as it was). With a
+    `batcher`, the embedding passes are shared with concurrent searches and index calls.
     """
     started = time.perf_counter()
     limits = limits or RagLimits()
@@ -157,7 +160,7 @@ def index_documents(
             tokens.content_tokens,
             extra={"figures": {"collection": request.collection, "truncated_chunks": truncated}},
         )
-    vectors = _embed(encoder, [c.text for _, chunks in prepared for c in chunks], progress)
+    vectors = _embed(encoder, [c.text for _, chunks in prepared for c in chunks], progress, batcher)
     batch, at = [], 0
     for doc_id, chunks in prepared:
         batch.append((doc_id, chunks, vectors[at : at + len(chunks)]))
@@ -182,26 +185,34 @@ def index_documents(
     )
 
 
-def _embed(encoder: Embedder, texts: list[str], progress: Progress | None) -> Any:
+def _embed(
+    encoder: Embedder, texts: list[str], progress: Progress | None, batcher: ForwardBatcher | None
+) -> Any:
     """All texts' vectors, in order; with `progress`, embedded PROGRESS_CHUNKS at a time."""
     if progress is None:
-        return encoder.encode(texts)
+        return encoder.encode(texts, batcher)
     import numpy as np
 
     parts = []
     for start in range(0, len(texts), PROGRESS_CHUNKS):
-        parts.append(encoder.encode(texts[start : start + PROGRESS_CHUNKS]))
+        parts.append(encoder.encode(texts[start : start + PROGRESS_CHUNKS], batcher))
         progress(start + len(parts[-1]), len(texts))
     return np.concatenate(parts)
 
 
 def search(
-    request: SearchRequest, store: RagStore, limits: RagLimits, *, models: ModelCache | None = None
+    request: SearchRequest,
+    store: RagStore,
+    limits: RagLimits,
+    *,
+    models: ModelCache | None = None,
+    batcher: ForwardBatcher | None = None,
 ) -> SearchResult:
     """Hits best first, at most k: dense cosine, keyword bm25, or both fused by reciprocal rank.
 
     With a reranker, the mode's best `candidates` hits (after min_score) are scored by the
-    cross-encoder and the k best of that score are returned.
+    cross-encoder and the k best of that score are returned. With a `batcher`, the query's
+    embedding pass is shared with concurrent callers'.
     """
     started = time.perf_counter()
     _check("query length in chars", len(request.query), limits.max_query_chars, "rag.max_query_chars")
@@ -218,7 +229,7 @@ def search(
             )
     state = store.state(request.collection)
     reranker = None if rerank_with is None else _reranker(limits, request.reranker, models)
-    scored, ranks = _retrieve(request, store, limits, state.model, pool, models)
+    scored, ranks = _retrieve(request, store, limits, state.model, pool, models, batcher)
     rows = store.chunks(request.collection, [cid for cid, _ in scored])
     found = [(cid, score, at) for at, (cid, score) in enumerate(scored, 1) if cid in rows]
     rerank: dict[int, float] = {}
@@ -265,13 +276,14 @@ def _retrieve(
     model: str,
     pool: int,
     models: ModelCache | None,
+    batcher: ForwardBatcher | None,
 ) -> tuple[list[tuple[int, float]], dict[int, tuple[int | None, int | None]]]:
     """The mode's best `pool` (chunk id, score) pairs at or above min_score, and hybrid's list ranks."""
     depth = pool if request.mode != "hybrid" else max(4 * pool, 20)
     dense: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
     if request.mode in ("dense", "hybrid"):
-        vector = _embedder(limits, model, models).encode([request.query])[0]
+        vector = _embedder(limits, model, models).encode([request.query], batcher)[0]
         dense = store.dense(request.collection, vector, depth)
     if request.mode in ("keyword", "hybrid"):
         keyword = store.keyword(request.collection, _TERM.findall(request.query.lower()), depth)
@@ -293,10 +305,15 @@ def _retrieve(
 
 
 def answer_context(
-    request: SearchRequest, store: RagStore, limits: RagLimits, *, models: ModelCache | None = None
+    request: SearchRequest,
+    store: RagStore,
+    limits: RagLimits,
+    *,
+    models: ModelCache | None = None,
+    batcher: ForwardBatcher | None = None,
 ) -> AnswerContext:
     """The search, and a prompt quoting its hits as numbered passages [1]..[n] before the question."""
-    found = search(request, store, limits, models=models)
+    found = search(request, store, limits, models=models, batcher=batcher)
     passages = "\n\n".join(f"[{h.rank}] ({h.document_id}#{h.chunk})\n{h.text}" for h in found.hits)
     prompt = f"Context:\n\n{passages or '(no passages matched)'}\n\nQuestion: {request.query}"
     return AnswerContext(search=found, system_prompt=ANSWER_SYSTEM_PROMPT, prompt=prompt)
