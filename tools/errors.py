@@ -5,6 +5,8 @@
     │   └── NoSuchPathError     (tools/paths.py) a path names nothing under the roots, or there are none
     ├── LimitExceededError      the request is well-formed but exceeds a configured limit
     ├── ModelUnavailableError   a model id cannot be resolved or loaded (offline, unknown, wrong type)
+    │   └── EngineError         (tools/text/engine.py) the inference engine serving the model cannot be
+    │                           reached, times out, answers 4xx/5xx or something malformed
     ├── BusyError               a single-slot resource (a training job) is taken
     └── WorkCancelledError      the caller cancelled long work before it finished
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "BusyError",
+    "EngineError",
     "GenAIError",
     "InvalidInputError",
     "LimitExceededError",
@@ -56,6 +59,11 @@ class LimitExceededError(GenAIError, ValueError):
 
 class ModelUnavailableError(GenAIError):
     """A model cannot be resolved or loaded; the message says how to fix it."""
+
+
+class EngineError(ModelUnavailableError):
+    """The OpenAI-compatible inference engine text generation is configured to use failed; the message
+    names its URL (never the API key) and what went wrong."""
 
 
 class BusyError(GenAIError):
