@@ -50,6 +50,7 @@ from pydantic import BaseModel, ValidationError
 from genai_mcp.server.errors import describe_validation_error, log_refusal, tool_errors
 from genai_mcp.server.longwork import run_with_progress
 from genai_mcp.tools.limits import render
+from genai_mcp.tools.priority import run_work
 from genai_mcp.tools.progress import Progress
 
 __all__ = ["Resolver", "ToolPublisher", "ToolSpec", "flat_signature"]
@@ -138,10 +139,11 @@ class ToolPublisher:
     specs: dict[str, ToolSpec[Any, Any]] = field(default_factory=dict)
 
     def add(self, spec: ToolSpec[RequestT, ResultT], fn: Callable[[RequestT], ResultT]) -> None:
-        """`fn(request)` runs in a worker thread, so slow domain code never blocks the event loop."""
+        """`fn(request)` runs in a worker thread, so slow domain code never blocks the event loop
+        (at the work priority: tools/priority.py)."""
 
         async def run(request: Any, ctx: Context[Any], resolved: dict[str, Any]) -> Any:
-            return await anyio.to_thread.run_sync(fn, request)
+            return await anyio.to_thread.run_sync(run_work, fn, request)
 
         self._publish(spec, run, ())
 
@@ -286,7 +288,7 @@ def _resolver_wrapper(resolver: Resolver, request_model: type[BaseModel], fields
 
     def sync_wrapper(**kwargs: Any) -> Any:
         with tool_errors():
-            return call(kwargs)
+            return run_work(call, kwargs)
 
     return sync_wrapper
 

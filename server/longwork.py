@@ -27,6 +27,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context
 
 from genai_mcp.tools.errors import WorkCancelledError
+from genai_mcp.tools.priority import run_work
 from genai_mcp.tools.progress import Progress
 
 __all__ = ["PROGRESS_INTERVAL_SECONDS", "run_with_progress"]
@@ -95,7 +96,7 @@ async def run_with_progress(
 
 async def _run(work: Callable[[Progress], T], on_step: Progress, cancelled: threading.Event) -> T:
     try:
-        return await anyio.to_thread.run_sync(work, on_step, abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(run_work, work, on_step, abandon_on_cancel=True)
     except anyio.get_cancelled_exc_class():
         cancelled.set()
         raise

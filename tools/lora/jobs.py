@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from genai_mcp.tools.errors import BusyError, GenAIError, InvalidInputError, WorkCancelledError
 from genai_mcp.tools.limits import limit
 from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask, LossPoint
+from genai_mcp.tools.priority import lower_this_thread
 from genai_mcp.tools.progress import Progress
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ class JobManager:
     # -- worker --------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        lower_this_thread()  # training is model work: below the protocol's threads (tools/priority.py)
         while True:
             with self._changed:
                 while not self._queue and not self._closed:
