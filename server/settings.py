@@ -121,6 +121,12 @@ class ServerSettings(BaseModel):
     gc_freeze: bool = Field(
         True, description="After each model load, collect once and freeze the heap out of Python's gc"
     )
+    work_niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="How much lower (Linux nice) model work runs than the protocol's threads (0: off)",
+    )
     # Concurrent single calls on the same model share one forward pass (tools/models/batching.py)
     batch_window_ms: float = Field(
         2.0,
