@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 import genai_mcp
 from genai_mcp.server import (
+    apps,
     client_logs,
     completions,
     diffusion_tools,
@@ -100,6 +101,7 @@ def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPSe
     output_resources.register(server, state)
     job_resources.register(server, state)
     rag_resources.register(server, state)
+    apps.register(server)  # the ui:// views that tools name in _meta.ui.resourceUri
     prompts.register(server, state)
     completions.register(server, state)  # last: it completes the prompts' and templates' arguments
     return server, tools

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from mcp.types import ContentBlock
 from pydantic import ConfigDict, Field
 
+from genai_mcp.server import apps
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
 from genai_mcp.server.annotations import WRITES_NEW
 from genai_mcp.server.content import image_blocks, link, preview_of, store_image
@@ -71,6 +72,7 @@ SAMPLE = ToolSpec(
     request=diffusion.SampleRequest,
     result=diffusion.SampleImagesResult,
     annotations=WRITES_NEW,
+    view=apps.IMAGES,
     content=sample_content,
 )
 DENOISE = ToolSpec(
@@ -85,6 +87,7 @@ DENOISE = ToolSpec(
     request=DenoiseImageRequest,
     result=diffusion.DenoiseImageResult,
     annotations=WRITES_NEW,
+    view=apps.IMAGES,
     content=denoise_content,
 )
 

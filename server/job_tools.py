@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from genai_mcp.server import apps
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
 from genai_mcp.server.annotations import PURE, REMOVES
 from genai_mcp.server.lora_resources import register_adapter_resources
@@ -50,6 +51,7 @@ JOB_STATUS = ToolSpec(
     request=JobIdRequest,
     result=lora.JobInfo,
     annotations=PURE,
+    view=apps.TRAINING,
 )
 CANCEL_JOB = ToolSpec(
     name="cancel_job",
@@ -61,6 +63,7 @@ CANCEL_JOB = ToolSpec(
     request=JobIdRequest,
     result=lora.JobInfo,
     annotations=REMOVES,
+    view=apps.TRAINING,
 )
 LIST_JOBS = ToolSpec(
     name="list_jobs",

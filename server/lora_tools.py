@@ -27,6 +27,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from genai_mcp.server import apps
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
 from genai_mcp.server.annotations import WRITES_NEW
 from genai_mcp.server.limits import build_limits
@@ -102,6 +103,7 @@ SPEC = ToolSpec(
     request=FinetuneCall,
     result=FinetuneResult,
     annotations=WRITES_NEW,
+    view=apps.TRAINING,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from genai_mcp.server import apps
 from genai_mcp.server.adapters import ToolPublisher, ToolSpec
 from genai_mcp.server.annotations import PURE
 from genai_mcp.server.state import ServerState
@@ -22,6 +23,7 @@ TEXT_METRICS = ToolSpec(
     request=metrics.TextMetricsRequest,
     result=metrics.TextMetricsResult,
     annotations=PURE,
+    view=apps.METRICS,
 )
 CLASSIFICATION_METRICS = ToolSpec(
     name="classification_metrics",
@@ -34,6 +36,7 @@ CLASSIFICATION_METRICS = ToolSpec(
     request=metrics.ClassificationMetricsRequest,
     result=metrics.ClassificationMetricsResult,
     annotations=PURE,
+    view=apps.METRICS,
 )
 RETRIEVAL_METRICS = ToolSpec(
     name="retrieval_metrics",
@@ -45,6 +48,7 @@ RETRIEVAL_METRICS = ToolSpec(
     request=metrics.RetrievalMetricsRequest,
     result=metrics.RetrievalMetricsResult,
     annotations=PURE,
+    view=apps.METRICS,
 )
 
 

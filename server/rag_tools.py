@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context, Sample
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, ConfigDict, Field
 
+from genai_mcp.server import apps
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
 from genai_mcp.server.annotations import PURE, REMOVES, VARIES
 from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
@@ -105,6 +106,7 @@ ANSWER = ToolSpec(
     request=rag.AnswerRequest,
     result=AnswerResult,
     annotations=VARIES,
+    view=apps.RETRIEVAL,
 )
 
 
@@ -141,6 +143,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
         request=rag.SearchRequest,
         result=rag.SearchResult,
         annotations=PURE,
+        view=apps.RETRIEVAL,
     )
     tools.add_long(INDEX, rag_index)
     # A reranker named by a hub id may be fetched from the hub when downloads are allowed.

@@ -31,6 +31,7 @@ from mcp.server.mcpserver import Context, Sample
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
+from genai_mcp.server import apps
 from genai_mcp.server.adapters import Resolver, ToolPublisher, ToolSpec
 from genai_mcp.server.annotations import PURE, VARIES
 from genai_mcp.server.client_llm import SamplingSkipped, SamplingStatus, ask_client_llm, read_reply
@@ -72,6 +73,7 @@ CLASSIFY = ToolSpec(
     request=vision.ClassifyRequest,
     result=vision.ClassifyResult,
     annotations=PURE,
+    view=apps.CLASSIFICATION,
 )
 ZERO_SHOT = ToolSpec(
     name="zero_shot_classify",
@@ -84,6 +86,7 @@ ZERO_SHOT = ToolSpec(
     request=vision.ZeroShotRequest,
     result=vision.ZeroShotResult,
     annotations=PURE,
+    view=apps.CLASSIFICATION,
 )
 DESCRIBE = ToolSpec(
     name="describe_image",
@@ -97,6 +100,7 @@ DESCRIBE = ToolSpec(
     request=vision.DescribeRequest,
     result=DescribeResult,
     annotations=VARIES,
+    view=apps.CLASSIFICATION,
 )
 
 
