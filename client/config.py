@@ -76,7 +76,7 @@ class SamplingConfig(BaseModel):
     )
     max_tokens: int = Field(512, ge=1, le=32768, description="Cap on tokens a server may ask for")
     temperature: float | None = Field(None, ge=0, le=2, description="Used when the server sets none")
-    seed: int | None = Field(None, description="local: sampling seed, for reproducible answers")
+    seed: int | None = Field(None, description="local, openai: sampling seed, for reproducible answers")
     timeout: float = Field(120.0, gt=0, description="openai: seconds per HTTP request")
 
     @model_validator(mode="after")

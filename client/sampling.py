@@ -37,8 +37,7 @@ SamplingApprover = Callable[[str, CreateMessageRequestParams], Awaitable[bool]]
 # The code MCP's examples use for "the user rejected the sampling request".
 USER_REJECTED = -1
 
-# Finish reasons as MCP stop reasons: OpenAI's "stop" is a natural end, genai_mcp.tools.text's a stop string.
-_OPENAI_STOP = {"length": "maxTokens", "stop": "endTurn", "content_filter": "contentFilter"}
+# genai_mcp.tools.text's finish reasons (in-process and on an engine) as MCP stop reasons.
 _LOCAL_STOP = {"length": "maxTokens", "eos": "endTurn", "stop": "stopSequence"}
 
 
@@ -113,41 +112,38 @@ async def _local(params: CreateMessageRequestParams, config: SamplingConfig) -> 
 
 
 async def _openai(params: CreateMessageRequestParams, config: SamplingConfig) -> CreateMessageResult:
-    import httpx2
+    # The same engine client as the server's generate_text (genai_mcp.tools.text.engine): streamed,
+    # one code path for both, so both meet an engine's quirks and failures alike.
+    from genai_mcp.tools.errors import GenAIError
+    from genai_mcp.tools.text import GenerateTextRequest, TextLimits
+    from genai_mcp.tools.text.engine import Engine, generate_on_engine
 
     assert config.url is not None and config.model is not None  # checked by SamplingConfig
-    body: dict[str, Any] = {
-        "model": config.model,
+    engine = Engine(
+        url=config.url,
+        model=config.model,
+        api_key=config.api_key.get_secret_value() if config.api_key else None,
+        timeout_seconds=config.timeout,
+    )
+    fields: dict[str, Any] = {
         "messages": chat_messages(params),
-        "max_tokens": min(params.max_tokens, config.max_tokens),
+        "max_new_tokens": min(params.max_tokens, config.max_tokens),
+        "stop": params.stop_sequences or [],
     }
-    temperature = _temperature(params, config)
-    if temperature is not None:
-        body["temperature"] = temperature
-    if params.stop_sequences:
-        body["stop"] = params.stop_sequences
-    headers = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"} if config.api_key else {}
-    url = config.url.rstrip("/") + "/chat/completions"
+    optional = {"temperature": _temperature(params, config), "seed": config.seed}
+    fields.update({k: v for k, v in optional.items() if v is not None})
+    limits = TextLimits(max_new_tokens=config.max_tokens, max_stop_strings=len(fields["stop"]))
     try:
-        async with httpx2.AsyncClient(timeout=config.timeout, headers=headers) as http:
-            response = await http.post(url, json=body)
-    except httpx2.HTTPError as exc:
-        raise SamplingRefused(f"openai backend: cannot reach {url}: {exc}") from None
-    if response.status_code != 200:
-        raise SamplingRefused(
-            f"openai backend: HTTP {response.status_code} from {url}: {response.text[:200]}"
-        )
-    try:
-        choice = response.json()["choices"][0]
-        text = choice["message"]["content"] or ""
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise SamplingRefused(f"openai backend: {url} answered without choices[0].message.content") from None
-    finish = str(choice.get("finish_reason") or "")
+        request = GenerateTextRequest.model_validate(fields)
+        # A blocking HTTP stream: a worker thread keeps the other servers served.
+        result = await anyio.to_thread.run_sync(lambda: generate_on_engine(request, engine, limits=limits))
+    except (GenAIError, ValidationError) as exc:
+        raise SamplingRefused(f"openai backend: {exc}") from None
     return CreateMessageResult(
         role="assistant",
-        content=TextContent(type="text", text=text),
-        model=str(response.json().get("model") or config.model),
-        stop_reason=_OPENAI_STOP.get(finish, finish or None),
+        content=TextContent(type="text", text=result.text.strip()),
+        model=result.model,
+        stop_reason=_LOCAL_STOP.get(result.finish_reason, result.finish_reason),
     )
 
 

@@ -63,6 +63,11 @@ SETTINGS: dict[str, str] = {
     "models.allow_downloads": "allow_downloads",
     "models.device": "device",
     "rag.device": "rag_device",
+    # the inference engine generate_text runs on, when set (its API key is no key here: never quoted)
+    "text.engine_url": "text_engine_url",
+    "text.engine_model": "text_engine_model",
+    "text.engine_timeout_seconds": "text_engine_timeout_seconds",
+    "text.engine_flavor": "text_engine_flavor",
     # the default model of each task (None: the built-in one)
     "models.classifier": "classifier_model",
     "models.zero_shot": "zero_shot_model",

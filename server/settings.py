@@ -159,6 +159,20 @@ class ServerSettings(BaseModel):
         None, description="Cross-encoder rag_search / rag_answer use when a call names none; none"
     )
 
+    # generate_text on an OpenAI-compatible inference engine (tools/text/engine.py) instead of in-process
+    text_engine_url: str | None = Field(
+        None, description="Engine's base URL, e.g. http://127.0.0.1:8001/v1 (none: generate in-process)"
+    )
+    text_engine_model: str | None = Field(None, description="The engine's name for its model")
+    text_engine_api_key: SecretStr | None = Field(None, description="Bearer key the engine wants, if any")
+    text_engine_api_key_file: Path | None = Field(None, description="File holding that key (first line)")
+    text_engine_timeout_seconds: float = Field(
+        60.0, gt=0, description="Seconds to connect, and to wait for each next piece of the answer"
+    )
+    text_engine_flavor: Literal["openai", "vllm", "transformers"] = Field(
+        "openai", description="Sampling fields beyond OpenAI's the engine takes (top_k, repetition penalty)"
+    )
+
     # Files
     roots: list[Path] = Field(default_factory=list, description="Folders tools may read files from")
     data_dir: Path = Field(
@@ -280,6 +294,36 @@ class ServerSettings(BaseModel):
                 f"{ENV_PREFIX}MAX_NUM_IMAGES ({self.max_num_images}): one call's images must outlive pruning"
             )
         return self
+
+    @model_validator(mode="after")
+    def _engine_is_complete(self) -> ServerSettings:
+        # An OpenAI-style request must name the model; guessing one would send calls to the wrong model.
+        if self.text_engine_url and not self.text_engine_model:
+            raise ValueError(
+                f"{ENV_PREFIX}TEXT_ENGINE_URL is set, so {ENV_PREFIX}TEXT_ENGINE_MODEL must name the "
+                "engine's model (transformers serve: the path or hub id it serves; GET <url>/models lists them)"
+            )
+        if self.text_engine_api_key is not None and self.text_engine_api_key_file is not None:
+            raise ValueError(
+                f"set {ENV_PREFIX}TEXT_ENGINE_API_KEY or {ENV_PREFIX}TEXT_ENGINE_API_KEY_FILE, not both"
+            )
+        return self
+
+    def text_engine_key(self) -> str | None:
+        """The engine's API key, from text_engine_api_key or the first line of text_engine_api_key_file."""
+        if self.text_engine_api_key is not None:
+            return self.text_engine_api_key.get_secret_value()
+        if self.text_engine_api_key_file is None:
+            return None
+        try:
+            lines = self.text_engine_api_key_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SettingsError(
+                f"cannot read the engine key file {self.text_engine_api_key_file}: {exc.strerror}"
+            ) from None
+        if not lines or not lines[0].strip():
+            raise SettingsError(f"the engine key file {self.text_engine_api_key_file} is empty")
+        return lines[0].strip()
 
     @field_validator("allowed_hosts", "allowed_origins", "roots", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.engine import RunningEngine, start_engine
 from tests.helpers.processes import TOKEN, HttpServer, start_http_server, stop
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,3 +23,11 @@ def http_server(tmp_path: Path) -> Iterator[HttpServer]:
     server = start_http_server(tmp_path, GENAI_MCP_TOKENS=TOKEN)
     yield server
     stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def running_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
+    """One `transformers serve` with the house GPT-2 for the whole session (tests/helpers/engine.py)."""
+    engine = start_engine(tmp_path_factory.mktemp("engine"))
+    yield engine
+    stop(engine.process)

@@ -37,6 +37,11 @@ OTHER_KEYS: tuple[str, ...] = (
     "models.allow_downloads",  # hub ids not in the local cache may be fetched
     "models.device",  # where models run (RagLimits.model_device)
     "rag.device",  # where the RAG models run, if not models.device (RagLimits.device)
+    # the OpenAI-compatible engine generate_text runs on, when set (tools/text/engine.py Engine)
+    "text.engine_url",
+    "text.engine_model",
+    "text.engine_timeout_seconds",
+    "text.engine_flavor",
     # the default model of each task, when a call names none (tools/models/defaults.py)
     "models.classifier",
     "models.zero_shot",

@@ -1,8 +1,12 @@
-"""A chat-completions endpoint on 127.0.0.1 for the host's OpenAI sampling tests (until a real
-local engine replaces it): it answers `echo: <last message>` and records each request."""
+"""An OpenAI-style endpoint on 127.0.0.1 for what a real engine (tests/helpers/engine.py, `transformers
+serve`) cannot be made to do: check an API key (transformers serve takes none) and answer with a text
+known in advance (`echo: <last message>`, so a test can follow one request through a server's tools),
+record each request body, and send a malformed stream (`/v1/completions` answers events that are not
+JSON). Everything else is tested against the real engine."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,7 +17,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 __all__ = ["OPENAI_KEY", "FakeOpenAI", "serve_fake_openai"]
@@ -23,31 +27,37 @@ OPENAI_KEY = "sk-test-0123456789"  # the only API key the endpoint accepts
 
 @dataclass
 class FakeOpenAI:
-    """A chat-completions endpoint on 127.0.0.1 that answers `echo: <last message>` and records requests."""
+    """The endpoint's base URL and the chat request bodies it received."""
 
     url: str  # base URL, ending in /v1
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _openai_app(record: FakeOpenAI) -> Starlette:
-    async def completions(request: Request) -> JSONResponse:
+    async def chat(request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {OPENAI_KEY}":
             return JSONResponse({"error": {"message": "invalid api key"}}, status_code=401)
         body = await request.json()
         record.requests.append(body)
         answer = "echo: " + body["messages"][-1]["content"]
-        return JSONResponse(
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "model": body["model"],
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
-                ],
-            }
-        )
+        head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"]}
+        events = [
+            {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": answer}}]},
+            {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+            {**head, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
+        ]
+        stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        return StreamingResponse(iter([stream]), media_type="text/event-stream")
 
-    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+    async def malformed(request: Request) -> Response:
+        return StreamingResponse(iter(["data: {not json\n\n"]), media_type="text/event-stream")
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/completions", malformed, methods=["POST"]),
+        ]
+    )
 
 
 @contextmanager
