@@ -38,7 +38,9 @@ CHAT = [
         {"messages": CHAT, "max_new_tokens": 12},  # the house chat template, applied by the engine
     ],
 )
-def test_greedy_on_the_engine_equals_in_process(running_engine: RunningEngine, fields: dict[str, Any]) -> None:
+def test_greedy_on_the_engine_equals_in_process(
+    running_engine: RunningEngine, fields: dict[str, Any]
+) -> None:
     request = GenerateTextRequest(temperature=0, **fields)
     here = generate_text(request)
     there = generate_on_engine(request, running_engine.engine())
@@ -79,9 +81,11 @@ def test_refusals_before_anything_is_sent(running_engine: RunningEngine) -> None
     with pytest.raises(InvalidInputError, match=r"top_k=5 cannot be sent .* \(flavor 'openai'") as flavor:
         generate_on_engine(GenerateTextRequest(prompt="x", temperature=1, top_k=5), engine)
     assert flavor.value.setting == "text.engine_flavor"
-    with pytest.raises(InvalidInputError, match="repetition_penalty=1.2 cannot be sent"):
+    with pytest.raises(InvalidInputError, match=r"repetition_penalty=1\.2 cannot be sent"):
         generate_on_engine(GenerateTextRequest(prompt="x", repetition_penalty=1.2), engine)
-    with pytest.raises(InvalidInputError, match="truncate_prompt and use_cache=false need the model in-process"):
+    with pytest.raises(
+        InvalidInputError, match="truncate_prompt and use_cache=false need the model in-process"
+    ):
         generate_on_engine(GenerateTextRequest(prompt="x", truncate_prompt=True), engine)
 
 
