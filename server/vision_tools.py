@@ -77,10 +77,12 @@ CLASSIFY = ToolSpec(
 )
 ZERO_SHOT = ToolSpec(
     name="zero_shot_classify",
-    title="Zero-shot classification (CLIP)",
+    title="Zero-shot classification (CLIP, SigLIP)",
     description=(
         "Probability of every candidate label for each image with a CLIP-style model: softmax over the "
         "labels of logit_scale * cosine(image, text); several templates are averaged (prompt ensembling). "
+        "With a SigLIP-style model (a logit_bias), each label's own sigmoid(logit_scale * cosine + "
+        "logit_bias) instead: independent probabilities, not summing to 1; `normalization` says which. "
         "Default model {models.zero_shot_about}. Returns the best label per image and timing in ms."
     ),
     request=vision.ZeroShotRequest,

@@ -3,6 +3,8 @@
     make_tiny_pipeline(folder, ...) -> str       a DDPMPipeline folder: random UNet2DModel + DDPMScheduler
     save_cross_encoder(folder, ...) -> Path      a 2-layer BERT cross-encoder with MiniLM's tokenizer
     direct_scores(folder, query, texts)          that cross-encoder's scores, computed with transformers alone
+    save_siglip(folder, ...) -> Path             a 2-layer SiglipModel + SiglipProcessor (the house CLIP's tokenizer)
+    direct_siglip_probabilities(folder, ...)     its sigmoid(logits_per_image), as transformers documents it
 
 Their outputs mean nothing; they are real checkpoints in the real layouts, milliseconds a forward.
 """
@@ -12,7 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["direct_scores", "make_tiny_pipeline", "save_cross_encoder"]
+__all__ = [
+    "SIGLIP_TEXT_POSITIONS",
+    "direct_scores",
+    "direct_siglip_probabilities",
+    "make_tiny_pipeline",
+    "save_cross_encoder",
+    "save_siglip",
+]
+
+SIGLIP_TEXT_POSITIONS = 16
+"""save_siglip's text length: prompts are padded (and cut) to it, as SigLIP's 64 tokens are."""
 
 
 def make_tiny_pipeline(
@@ -79,3 +91,61 @@ def direct_scores(folder: Path, query: str, texts: list[str]) -> list[float]:
     if logits.shape[1] == 1:
         return [float(v) for v in logits[:, 0]]
     return [float(v) for v in logits[:, 1] - logits[:, 0]]
+
+
+def save_siglip(folder: Path, seed: int = 0) -> Path:
+    """A tiny SiglipModel (random weights; logit_scale 8, logit_bias -1 so that the sigmoids spread
+    over 0-1) with a SiglipProcessor saved as a checkpoint folder. Its tokenizer is the house CLIP's
+    (offline), cut to SIGLIP_TEXT_POSITIONS tokens so that padding="max_length" fills the positions."""
+    import math
+
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        SiglipConfig,
+        SiglipImageProcessorPil,
+        SiglipModel,
+        SiglipProcessor,
+    )
+
+    from genai_mcp.tools.house import house_model
+
+    tokenizer = AutoTokenizer.from_pretrained(house_model("house/clip-digits").path, local_files_only=True)
+    tokenizer.model_max_length = SIGLIP_TEXT_POSITIONS
+    torch.manual_seed(seed)
+    layers = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+    config = SiglipConfig(
+        text_config={
+            **layers,
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": SIGLIP_TEXT_POSITIONS,
+            "projection_size": 32,
+            # SiglipTextConfig's defaults are CLIP's 49406/49407, outside this vocabulary.
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={**layers, "image_size": 16, "patch_size": 8},
+    )
+    model = SiglipModel(config)
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(8.0))
+        model.logit_bias.fill_(-1.0)
+    model.save_pretrained(folder)
+    image_processor = SiglipImageProcessorPil(size={"height": 16, "width": 16})
+    SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def direct_siglip_probabilities(folder: Path, images: list[Any], prompts: list[str]) -> list[list[float]]:
+    """sigmoid(logits_per_image) per image and prompt, the way transformers' SigLIP docs compute it
+    (the processor with padding="max_length", the model's own forward), without the project's code."""
+    import torch
+    from transformers import AutoModel, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+    model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+    with torch.inference_mode():
+        inputs = processor(text=prompts, images=images, padding="max_length", return_tensors="pt")
+        logits = model(**inputs).logits_per_image  # (images, prompts)
+    return [[float(p) for p in row] for row in torch.sigmoid(logits)]

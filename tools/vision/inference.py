@@ -225,12 +225,21 @@ def _zero_shot(
     processor: Any = bundle.processor
     scale = getattr(net, "logit_scale", None)
     if not isinstance(scale, torch.Tensor):
-        raise ModelUnavailableError(f"{bundle.model_id} has no logit_scale, so it is not a CLIP-style model")
+        raise ModelUnavailableError(
+            f"{bundle.model_id} has no logit_scale, so it is not a CLIP- or SigLIP-style model"
+        )
+    # A learnt logit_bias marks SigLIP's pairwise sigmoid loss: each label is scored on its own.
+    bias = getattr(net, "logit_bias", None)
+    bias = bias if isinstance(bias, torch.Tensor) else None
+    sigmoid = bias is not None
     prompts = [t.replace("{}", label.strip()) for t in templates for label in labels]  # template-major
     with torch.inference_mode():
         tokenizer = processor.tokenizer
         limit = _max_text_tokens(net.config, tokenizer)
-        tokens = tokenizer(prompts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
+        # SigLIP's text tower pools the last position and was trained on text padded to its full
+        # length: padded to the longest prompt, each embedding would depend on its batch-mates.
+        padding = "max_length" if sigmoid else True
+        tokens = tokenizer(prompts, padding=padding, truncation=True, max_length=limit, return_tensors="pt")
         text_inputs = {
             k: v.to(bundle.device) for k, v in tokens.items() if k in ("input_ids", "attention_mask")
         }
@@ -246,7 +255,8 @@ def _zero_shot(
             lambda x: _features(net.get_image_features(pixel_values=x)),
         )
         image = _unit(encoded.float())  # (B, D)
-        probs = (scale.float().exp() * image @ text.T).softmax(-1)  # (B, L)
+        logits = scale.float().exp() * image @ text.T  # (B, L)
+        probs = logits.softmax(-1) if bias is None else (logits + bias.float()).sigmoid()
         clock.lap("forward_ms")
     results = []
     for row in probs.tolist():
@@ -263,6 +273,7 @@ def _zero_shot(
     return ZeroShotResult(
         model=bundle.model_id,
         device=bundle.device,
+        normalization="sigmoid" if sigmoid else "softmax",
         templates=list(templates),
         results=results,
         timing=clock.timing(),

@@ -7,7 +7,7 @@ Limits that do not depend on the server's settings are fixed here; the per-call 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -181,7 +181,9 @@ class DescribeRequest(BaseModel):
 
 class LabelProbability(BaseModel):
     label: str
-    probability: float = Field(ge=0, le=1, description="Softmax probability, 0-1.")
+    probability: float = Field(
+        ge=0, le=1, description="Probability, 0-1: softmax, or a sigmoid per label (see normalization)."
+    )
 
 
 class Timing(BaseModel):
@@ -207,7 +209,10 @@ class ClassifyResult(BaseModel):
 
 class ZeroShotImage(BaseModel):
     scores: list[LabelProbability] = Field(
-        description="Every candidate label, in the order given; probabilities sum to 1."
+        description=(
+            "Every candidate label, in the order given; probabilities sum to 1 with softmax, and are "
+            "independent (any sum) with sigmoid."
+        )
     )
     best_label: str
     best_probability: float = Field(ge=0, le=1)
@@ -216,6 +221,13 @@ class ZeroShotImage(BaseModel):
 class ZeroShotResult(BaseModel):
     model: str
     device: str
+    normalization: Literal["softmax", "sigmoid"] = Field(
+        description=(
+            "softmax: CLIP-style, probabilities over the labels, softmax of logit_scale.exp() * cos. "
+            "sigmoid: SigLIP-style (the model has a logit_bias), each label's own probability, "
+            "sigmoid(logit_scale.exp() * cos + logit_bias)."
+        )
+    )
     templates: list[str] = Field(description="The templates whose prompts were averaged.")
     results: list[ZeroShotImage] = Field(description="One entry per input image, in input order.")
     timing: Timing
