@@ -7,10 +7,10 @@
         any CLIP-style dual encoder (house/clip-digits by default): for each image, a probability for
         every candidate label = softmax over the labels of logit_scale.exp() * cos(image, text), where
         a label's text embedding is the mean of its normalised prompt embeddings over all templates
-        (prompt ensembling), normalised again. A SigLIP-style model (one with a logit_bias: SiglipModel,
-        Siglip2Model) scores each label on its own instead, sigmoid(logit_scale.exp() * cos +
-        logit_bias), with prompts padded to the text tower's full length as it was trained; the
-        result's `normalization` says which.
+        (prompt ensembling), normalised again. A SigLIP-style model (one with a logit_bias, such as
+        SiglipModel; not Siglip2Model, whose image tower also wants spatial_shapes) scores each label
+        on its own instead, sigmoid(logit_scale.exp() * cos + logit_bias), with prompts padded to the
+        text tower's full length as it was trained; the result's `normalization` says which.
     analyse_image(DescribeRequest, policy=...) -> ImageAnalysis
         both of the above on one image; description_prompt(analysis) turns that into an LLM prompt
         for one sentence grounded in those results.
