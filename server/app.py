@@ -20,6 +20,7 @@ from genai_mcp.server import (
     diffusion_tools,
     job_resources,
     job_tools,
+    latent_tools,
     lora_tools,
     metrics_tools,
     model_resources,
@@ -90,6 +91,7 @@ def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPSe
     for capability in (
         metrics_tools,
         diffusion_tools,
+        latent_tools,
         text_tools,
         vision_tools,
         rag_tools,

@@ -60,6 +60,7 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         ("zero-shot", "CLIP-style zero-shot model (default house/clip-digits)"),
         ("text", "causal LM (default house/gpt2-pydocs)"),
         ("diffusion", "UNet2DModel + scheduler checkpoint (default house/ddpm-digits)"),
+        ("latent", "latent-diffusion pipeline (default house/ldm-digits)"),
         ("embedding", "sentence embedder of new RAG collections (default all-MiniLM-L6-v2)"),
         ("reranker", "cross-encoder for RAG searches that name none (default: none)"),
     ):

@@ -26,7 +26,7 @@ from genai_mcp.tools.images import load_image
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.vision.schemas import IMAGE_DOC
 
-__all__ = ["DenoiseImageRequest", "register"]
+__all__ = ["DenoiseImageRequest", "logged_run", "register"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
     limits = build_limits(diffusion.DiffusionLimits, s)
 
     def sample_images(request: diffusion.SampleRequest, progress: Progress) -> diffusion.SampleImagesResult:
-        with _logged("sample_images"):
+        with logged_run("sample_images"):
             samples = diffusion.sample_images(request, progress, limits=limits, models=state.models)
         stored = [store_image(outputs, im, "sample") for im in samples.images]
         preview = preview_of(samples.images, max_bytes=s.preview_max_bytes)
@@ -105,7 +105,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
 
     def denoise_image(request: DenoiseImageRequest, progress: Progress) -> diffusion.DenoiseImageResult:
         picture = load_image(request.image, state.images)
-        with _logged("denoise_image"):
+        with logged_run("denoise_image"):
             out = diffusion.denoise_image(
                 request, progress, image=picture, limits=limits, models=state.models
             )
@@ -123,7 +123,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
 
 
 @contextmanager
-def _logged(tool: str) -> Iterator[None]:
+def logged_run(tool: str) -> Iterator[None]:
     """A run the caller cancelled is logged with how far it got (the caller is gone)."""
     try:
         yield

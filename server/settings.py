@@ -151,6 +151,10 @@ class ServerSettings(BaseModel):
     diffusion_model: str | None = Field(
         None, description="Default UNet2DModel + scheduler (sample_images, denoise_image); house/ddpm-digits"
     )
+    latent_model: str | None = Field(
+        None,
+        description="Default latent-diffusion pipeline (generate_image, edit_image, the VAE tools); house/ldm-digits",
+    )
     embedding_model: str | None = Field(
         None,
         description="Sentence embedder of new RAG collections (existing ones keep theirs); all-MiniLM-L6-v2",
@@ -202,6 +206,24 @@ class ServerSettings(BaseModel):
         _default("max_diffusion_steps"), ge=1, description="Denoising steps per call"
     )
     max_num_images: int = Field(_default("max_num_images"), ge=1, description="Images per sampling call")
+    latent_max_steps: int = Field(
+        _default("latent_max_steps"), ge=1, description="Denoising steps per generate_image / edit_image call"
+    )
+    latent_max_images: int = Field(
+        _default("latent_max_images"), ge=1, description="Images per generate_image / edit_image call"
+    )
+    latent_max_pixels: int = Field(
+        _default("latent_max_pixels"), ge=64, description="Width x height of one latent-diffusion image"
+    )
+    latent_max_prompt_chars: int = Field(
+        _default("latent_max_prompt_chars"), ge=1, description="Characters of a prompt or negative prompt"
+    )
+    latent_max_frames: int = Field(
+        _default("latent_max_frames"), ge=2, description="Frames of interpolate_images / latent_arithmetic"
+    )
+    latent_max_set_images: int = Field(
+        _default("latent_max_set_images"), ge=1, description="Images in each example set of latent_arithmetic"
+    )
     preview_max_bytes: int = Field(1_000_000, ge=1024, description="Byte budget of an inline image preview")
     outputs_max_files: int = Field(
         _default("outputs_max_files"), ge=1, description="Generated files kept before pruning"
@@ -271,6 +293,7 @@ class ServerSettings(BaseModel):
         "zero_shot_model",
         "text_model",
         "diffusion_model",
+        "latent_model",
         "embedding_model",
         "reranker_model",
         mode="before",

@@ -47,6 +47,7 @@ OTHER_KEYS: tuple[str, ...] = (
     "models.zero_shot",
     "models.text",
     "models.diffusion",
+    "models.latent",
     "models.embedding",
     "models.reranker",
 )
@@ -90,6 +91,7 @@ def defaults() -> dict[str, object]:
     """
     from genai_mcp.tools.diffusion.schemas import DiffusionLimits
     from genai_mcp.tools.images import ImageLimits
+    from genai_mcp.tools.latent.schemas import LatentLimits
     from genai_mcp.tools.lora.data import LoraLimits
     from genai_mcp.tools.lora.jobs import JobLimits
     from genai_mcp.tools.outputs import OutputLimits
@@ -100,6 +102,7 @@ def defaults() -> dict[str, object]:
     classes: tuple[type, ...] = (
         TextLimits,
         DiffusionLimits,
+        LatentLimits,
         ImageLimits,
         VisionLimits,
         RagLimits,

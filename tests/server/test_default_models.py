@@ -34,6 +34,7 @@ VARIABLE = {
     "zero-shot-image-classification": "GENAI_MCP_ZERO_SHOT_MODEL",
     "text-generation": "GENAI_MCP_TEXT_MODEL",
     "unconditional-image-generation": "GENAI_MCP_DIFFUSION_MODEL",
+    "text-to-image": "GENAI_MCP_LATENT_MODEL",
     "sentence-embedding": "GENAI_MCP_EMBEDDING_MODEL",
     "text-reranking": "GENAI_MCP_RERANKER_MODEL",
 }

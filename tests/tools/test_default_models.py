@@ -67,6 +67,7 @@ def test_a_chosen_default_serves_calls_that_name_no_model(tmp_path: Path) -> Non
         "zero-shot-image-classification": "house/clip-digits",
         "text-generation": "house/gpt2-pydocs",
         "unconditional-image-generation": "house/ddpm-digits",
+        "text-to-image": "house/ldm-digits",
         "sentence-embedding": PACKAGED_EMBEDDER,
         "text-reranking": None,
     }

@@ -541,6 +541,12 @@ def _house_outputs(bundle: ModelBundle) -> Any:
         if bundle.task == "text-generation":
             ids = present(bundle.processor)("def open(file, mode='r'):", return_tensors="pt").input_ids
             return bundle.model(ids).logits
+        if bundle.task == "text-to-image":  # a pipeline: one UNet call on the prompt's embeddings
+            pipe = bundle.model
+            ids = pipe.tokenizer("a handwritten digit seven", padding="max_length", return_tensors="pt").input_ids
+            unet = pipe.unet.config
+            latents = torch.randn(1, unet.in_channels, unet.sample_size, unet.sample_size)
+            return pipe.unet(latents, 10, encoder_hidden_states=pipe.text_encoder(ids)[0]).sample
         size = bundle.model.config.sample_size
         sample = torch.randn(1, bundle.model.config.in_channels, size, size)
         return bundle.model(sample, 10).sample

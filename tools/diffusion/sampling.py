@@ -42,7 +42,7 @@ from genai_mcp.tools.progress import Progress
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["Denoised", "Samples", "denoise_image", "sample_images"]
+__all__ = ["Denoised", "Samples", "denoise_image", "numpy_bridge_quiet", "sample_images"]
 
 logger = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ def _distinct(timesteps: Any) -> bool:
 
 
 @contextmanager
-def _numpy_bridge_quiet() -> Iterator[None]:
+def numpy_bridge_quiet() -> Iterator[None]:
     """Silence one known DeprecationWarning from diffusers' sigma schedulers (np.array() of a torch
     tensor under numpy 2: "__array__ implementation doesn't accept a copy keyword"); harmless.
 
@@ -298,7 +298,7 @@ def _numpy_bridge_quiet() -> Iterator[None]:
 
 
 def _set_timesteps(scheduler: Any, n: int) -> None:
-    with _numpy_bridge_quiet():
+    with numpy_bridge_quiet():
         scheduler.set_timesteps(n)
 
 
@@ -327,7 +327,7 @@ def _prepare(model: str | None, scheduler_name: str, models: ModelCache | None) 
     size = config.sample_size
     height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     scheduler_cls: Any = getattr(diffusers, SCHEDULERS[scheduler_name])
-    with _numpy_bridge_quiet():
+    with numpy_bridge_quiet():
         scheduler = scheduler_cls.from_config(bundle.scheduler.config)
     timesteps = int(scheduler.config.num_train_timesteps)
     return _Model(bundle.model_id, bundle.model, scheduler, channels, height, width, timesteps)

@@ -54,6 +54,13 @@ HOUSE_MODELS: dict[str, HouseModel] = {
             "unconditional-image-generation",
             "DDPM UNet2DModel (16x16, 1 channel) generating handwritten digits, EMA weights",
         ),
+        HouseModel(
+            "house/ldm-digits",
+            "ldm-digits",
+            "text-to-image",
+            "latent diffusion in the Stable Diffusion layout (VAE, the house CLIP's text tower, a "
+            "cross-attention UNet) drawing the prompted handwritten digit at 16x16",
+        ),
     )
 }
 

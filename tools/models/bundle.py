@@ -84,10 +84,15 @@ class LoadedInfo:
 
 
 def module_nbytes(module: Any) -> int:
-    """Bytes held by a torch module's parameters and buffers; tied/shared tensors count once."""
+    """Bytes held by a torch module's parameters and buffers (of every module of a diffusers
+    pipeline); tied/shared tensors count once."""
     seen: set[int] = set()
     total = 0
-    tensors = [*module.parameters(), *module.buffers()]
+    import torch
+
+    parts = list(getattr(module, "components", {}).values()) if hasattr(module, "components") else [module]
+    modules = [m for m in parts if isinstance(m, torch.nn.Module)] or [module]
+    tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
     for t in tensors:
         if t.data_ptr() in seen:
             continue

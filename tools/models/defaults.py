@@ -49,12 +49,14 @@ _CLASSIFY = "image-classification"
 _ZERO_SHOT = "zero-shot-image-classification"
 _TEXT = "text-generation"
 _DIFFUSION = "unconditional-image-generation"
+_LATENT = "text-to-image"
 
 DEFAULT_MODEL_KEYS: dict[str, str] = {
     _CLASSIFY: "models.classifier",
     _ZERO_SHOT: "models.zero_shot",
     _TEXT: "models.text",
     _DIFFUSION: "models.diffusion",
+    _LATENT: "models.latent",
     EMBEDDING_TASK: "models.embedding",
     RERANKING_TASK: "models.reranker",
 }
@@ -96,6 +98,12 @@ _ABOUT: dict[str, _About] = {
     ),
     "models.diffusion_brief": _About(
         (_DIFFUSION,), "house/ddpm-digits, 16x16 handwritten digits", "{models.diffusion}"
+    ),
+    "models.latent_about": _About(
+        (_LATENT,),
+        "house/ldm-digits (16x16 handwritten digits in the Stable Diffusion layout; prompts like "
+        "'a handwritten digit seven')",
+        "{models.latent}",
     ),
     "models.embedding_about": _About((EMBEDDING_TASK,), f"{PACKAGED_EMBEDDER}, 384-d", "{models.embedding}"),
     "models.reranker_about": _About(
@@ -149,7 +157,10 @@ def folder_problem(task: str, folder: Path) -> str | None:
     another task): a folder that passes may still fail to load; one that fails would."""
     from genai_mcp.tools.models.loaders import EXPECTED
 
-    problem = _diffusion(folder) if task == _DIFFUSION else _transformers(task, folder)
+    if task == _LATENT:
+        problem = _pipeline(folder)
+    else:
+        problem = _diffusion(folder) if task == _DIFFUSION else _transformers(task, folder)
     return None if problem is None else f"{problem}; {task} expects {EXPECTED[task]}"
 
 
@@ -193,6 +204,15 @@ def _diffusion(folder: Path) -> str | None:
         return f"is not a diffusers UNet2DModel checkpoint ({_holds(folder)})"
     if not any((d / "scheduler_config.json").is_file() for d in (unet, folder / "scheduler")):
         return "has no scheduler config (scheduler/scheduler_config.json)"
+    return None
+
+
+def _pipeline(folder: Path) -> str | None:
+    index = read_json(folder / "model_index.json")
+    if not index.get("_class_name"):
+        return f"is not a diffusers pipeline folder ({_holds(folder)})"
+    if "vae" not in index:
+        return f"is a {index['_class_name']} folder without a VAE, not a latent-diffusion pipeline"
     return None
 
 

@@ -38,6 +38,10 @@ EXPECTED: dict[str, str] = {
         "a diffusers UNet2DModel checkpoint: a DDPMPipeline folder (model_index.json, unet/, scheduler/) "
         "or a UNet folder with scheduler_config.json beside its config.json"
     ),
+    "text-to-image": (
+        "a diffusers text-to-image pipeline folder (model_index.json naming a pipeline that "
+        "AutoPipelineForText2Image loads, such as StableDiffusionPipeline, with its vae/ and tokenizer)"
+    ),
 }
 
 
@@ -67,7 +71,8 @@ def load_checkpoint(request: LoadRequest) -> ModelBundle:
             f"{request.task} expects {EXPECTED[request.task]}"
         ) from exc
     model.to(request.device)
-    model.eval()
+    if isinstance(model, torch.nn.Module):  # a diffusers pipeline is none; its modules load in eval mode
+        model.eval()
     return ModelBundle(
         model_id=request.model_id,
         task=request.task,
@@ -158,11 +163,29 @@ def _diffusion(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, 
     return unet, None, scheduler
 
 
+def _text_to_image(path: Path, request: LoadRequest, dtype: Any) -> tuple[Any, Any, Any]:
+    import diffusers
+
+    index = read_json(path / "model_index.json")
+    if not index.get("_class_name") or "vae" not in index:
+        raise _wrong_type(path, request)
+    auto: Any = diffusers.AutoPipelineForText2Image  # diffusers' from_pretrained is untyped
+    try:
+        pipeline = auto.from_pretrained(str(path), dtype=dtype, local_files_only=True)
+    except ValueError as exc:
+        if "AutoPipeline can't find a pipeline" in str(exc):
+            raise _wrong_type(path, request) from None
+        raise
+    pipeline.set_progress_bar_config(disable=True)  # progress goes to the caller, per step
+    return pipeline, getattr(pipeline, "tokenizer", None), pipeline.scheduler
+
+
 _TASK_LOADERS = {
     "image-classification": _image_classifier,
     "zero-shot-image-classification": _zero_shot,
     "text-generation": _causal_lm,
     "unconditional-image-generation": _diffusion,
+    "text-to-image": _text_to_image,
 }
 
 

@@ -34,6 +34,7 @@ Task = Literal[
     "zero-shot-image-classification",
     "text-generation",
     "unconditional-image-generation",
+    "text-to-image",
 ]
 TASKS: tuple[Task, ...] = get_args(Task)  # the checkpoint tasks ModelCache.get loads itself
 # house: a house name; local: a directory; hub: a hub id; package: weights inside an installed package
