@@ -109,7 +109,7 @@ def attention_maps(
             progress(n + 1, len(images), f"image {n + 1}/{len(images)}")
     mean = (distance_sum / len(images)).tolist()
     info = AttentionMapInfo(
-        model=bundle.model_id.removesuffix(EAGER_SUFFIX),
+        model=bundle.model_id,
         device=bundle.device,
         input_height=height,
         input_width=width,
@@ -147,7 +147,9 @@ def _eager(task: str, model: str | None, models: ModelCache | None) -> ModelBund
     cache = models if models is not None else default_cache()
 
     def load(request: LoadRequest) -> ModelBundle:
-        bundle = load_checkpoint(dataclasses.replace(request, task=task))
+        # Keyed apart by the id; the bundle keeps the caller's id (messages, models://list).
+        plain = dataclasses.replace(request, task=task, model_id=resolved.model_id)
+        bundle = load_checkpoint(plain)
         bundle.model.set_attn_implementation("eager")
         return dataclasses.replace(bundle, task=request.task)
 
