@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 import genai_mcp
 from genai_mcp.server import (
+    anatomy_tools,
     apps,
     client_logs,
     completions,
@@ -94,6 +95,7 @@ def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPSe
         latent_tools,
         text_tools,
         vision_tools,
+        anatomy_tools,
         rag_tools,
         lora_tools,
         job_tools,

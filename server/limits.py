@@ -51,6 +51,7 @@ SETTINGS: dict[str, str] = {
     "images.max_bytes": "max_image_bytes",
     "images.max_pixels": "max_image_pixels",
     "vision.max_batch": "max_batch",
+    "anatomy.max_images": "anatomy_max_images",
     "rag.max_documents": "rag_max_documents",
     "rag.max_document_chars": "rag_max_document_chars",
     "rag.max_query_chars": "rag_max_query_chars",

@@ -192,6 +192,9 @@ class ServerSettings(BaseModel):
         _default("max_image_pixels"), ge=1, description="Largest decoded input image, pixels"
     )
     max_batch: int = Field(_default("max_batch"), ge=1, description="Images per classification call")
+    anatomy_max_images: int = Field(
+        _default("anatomy_max_images"), ge=1, description="Images per attention_map call"
+    )
     allow_url_fetch: bool = Field(False, description="Let image inputs be http(s) URLs")
     max_new_tokens: int = Field(
         _default("max_new_tokens"), ge=1, description="Cap on tokens generated per call"

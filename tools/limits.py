@@ -89,6 +89,7 @@ def defaults() -> dict[str, object]:
 
     A key declared by several classes must have one default in all of them.
     """
+    from genai_mcp.tools.anatomy.schemas import AnatomyLimits
     from genai_mcp.tools.diffusion.schemas import DiffusionLimits
     from genai_mcp.tools.images import ImageLimits
     from genai_mcp.tools.latent.schemas import LatentLimits
@@ -101,6 +102,7 @@ def defaults() -> dict[str, object]:
 
     classes: tuple[type, ...] = (
         TextLimits,
+        AnatomyLimits,
         DiffusionLimits,
         LatentLimits,
         ImageLimits,

@@ -18,7 +18,7 @@ from genai_mcp.tools.models.defaults import DEFAULT_TEXT_KEYS, default_model_tex
 from genai_mcp.tools.text import TextLimits
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
-AREAS = "text|diffusion|images|vision|rag|lora|files|models|outputs"
+AREAS = "text|diffusion|images|vision|anatomy|rag|lora|files|models|outputs"
 
 
 def test_a_limit_is_a_dataclass_field_with_its_key() -> None:
@@ -46,6 +46,7 @@ def test_render_fills_key_placeholders_and_leaves_other_braces() -> None:
 def test_defaults_gather_every_limits_class_once() -> None:
     found = defaults()
     assert found == {
+        "anatomy.max_images": 8,
         "diffusion.max_num_images": 64,
         "diffusion.max_steps": 1000,
         "images.max_bytes": 20 * 2**20,
