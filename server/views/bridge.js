@@ -60,8 +60,8 @@ const genai = (() => {
   });
   // The host sizes the frame to the content.
   new ResizeObserver(() => {
-    post({ method: "ui/notifications/size-changed", params: { height: root.scrollHeight } });
-  }).observe(document.body);
+    post({ method: "ui/notifications/size-changed", params: { height: Math.ceil(root.getBoundingClientRect().height) } });
+  }).observe(root);
 
   const on = (kind) => (handler) => {
     handlers[kind].push(handler);
