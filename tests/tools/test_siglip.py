@@ -96,7 +96,7 @@ def test_concurrent_calls_share_the_image_pass(siglip: Path, images: list[Image.
         assert got == pytest.approx(want, abs=1e-5)
 
 
-def test_a_model_that_is_neither_or_lacks_its_tokenizer_is_named(
+def test_a_model_that_is_neither_or_lacks_its_image_processor_is_named(
     siglip: Path, images: list[Image.Image], tmp_path: Path
 ) -> None:
     vit = house_model("house/vit-digits").path
@@ -104,11 +104,11 @@ def test_a_model_that_is_neither_or_lacks_its_tokenizer_is_named(
         ModelUnavailableError, match=r"ViTForImageClassification\), not a checkpoint for zero-shot"
     ):
         classify(str(vit), images[:1], labels=LABELS)
-    broken = tmp_path / "no-tokenizer"
+    broken = tmp_path / "no-image-processor"
     shutil.copytree(siglip, broken)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        (broken / name).unlink()
+    (broken / "processor_config.json").unlink()  # it holds the image processor's settings
     with pytest.raises(
-        ModelUnavailableError, match=r"has no usable processor .*expects a CLIP-style dual encoder"
+        ModelUnavailableError,
+        match=r"has no usable processor .*image processor.*expects a CLIP-style dual encoder",
     ):
         classify(str(broken), images[:1], labels=LABELS)
