@@ -1,7 +1,10 @@
 """The figures of the house latent-diffusion model (house/ldm-digits), measured one way for the card and its test.
 
-scripts/train_ldm.py computes them on the full protocol and writes them to metrics.json;
-tests/tools/test_house_ldm.py recomputes a subset (the first seeds, the first pairs) from the shipped
+scripts/train_ldm.py computes them on the full protocol and writes them to metrics.json (so does
+
+    python scripts/_ldm_eval.py tools/house_models/ldm-digits   # re-measure a folder, rewrite its card
+
+without retraining); tests/tools/test_house_ldm.py recomputes a subset (the first seeds, the first pairs) from the shipped
 weights with these same functions, so the card cannot drift from the weights.
 
 Two judges say which digit an image shows: the house ViT (tools/house_models/vit-digits) and a pixel
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import _house_common as common
+import _ldm_card
 import train_ddpm
 
 VIT_DIR = common.HOUSE_MODELS_DIR / "vit-digits"
@@ -24,7 +28,11 @@ UNSEEN_PROMPT = "a handwritten digit {name}"
 EVAL_STEPS = 25  # DDIM steps for every figure
 DEFAULT_GUIDANCE = 7.5  # StableDiffusionPipeline's own default: what a caller who sets none gets
 GUIDANCES = (1.0, 3.0, DEFAULT_GUIDANCE)
-DEFAULT_STRENGTH = 0.8  # StableDiffusionImg2ImgPipeline's own default
+DEFAULT_STRENGTH = 0.6  # edit_image's default
+STRENGTHS = (DEFAULT_STRENGTH, 0.8)  # 0.8: StableDiffusionImg2ImgPipeline's own default
+FULL_SAMPLE = (10, 90, None)  # (seeds per digit, image-to-image pairs, VAE digits; None: all 360)
+# The subset that tests/tools/test_house_ldm.py recomputes from the shipped weights in seconds.
+CHECK_SAMPLE = (2, 10, 32)
 
 
 def prompt(label: int, template: str = UNSEEN_PROMPT) -> str:
@@ -56,8 +64,10 @@ def load_pipelines(folder: Path) -> tuple[Any, Any]:
     import torch
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image
 
-    t2i: Any = AutoPipelineForText2Image.from_pretrained(folder, dtype=torch.float32)
-    i2i: Any = AutoPipelineForImage2Image.from_pipe(t2i)
+    text_cls: Any = AutoPipelineForText2Image  # diffusers is untyped
+    image_cls: Any = AutoPipelineForImage2Image
+    t2i = text_cls.from_pretrained(folder, dtype=torch.float32)
+    i2i = image_cls.from_pipe(t2i)
     for pipe in (t2i, i2i):
         pipe.set_progress_bar_config(disable=True)
     return t2i, i2i
@@ -90,8 +100,8 @@ def image_pairs(count: int) -> tuple[list[Any], list[int], list[int]]:
     return [first[s] for s, _ in pairs], [s for s, _ in pairs], [t for _, t in pairs]
 
 
-def image_to_image(i2i: Any, count: int) -> tuple[list[Any], list[int]]:
-    """Held-out digits redrawn as other digits (image_pairs) at the default strength and guidance."""
+def image_to_image(i2i: Any, count: int, strength: float) -> tuple[list[Any], list[int]]:
+    """Held-out digits redrawn as other digits (image_pairs) at `strength` and the default guidance."""
     import torch
 
     sources, _, targets = image_pairs(count)
@@ -99,7 +109,7 @@ def image_to_image(i2i: Any, count: int) -> tuple[list[Any], list[int]]:
         images = i2i(
             [prompt(t) for t in targets],
             image=sources,
-            strength=DEFAULT_STRENGTH,
+            strength=strength,
             num_inference_steps=EVAL_STEPS,
             guidance_scale=DEFAULT_GUIDANCE,
             generator=[torch.Generator().manual_seed(i) for i in range(len(targets))],
@@ -132,13 +142,53 @@ def vae_figures(vae: Any, count: int | None = None, vit_dir: Path = VIT_DIR) -> 
     }
 
 
-def figures(folder: Path, seeds: int, pairs: int, vae_count: int | None) -> dict[str, Any]:
-    """Every figure of the card, on `seeds` seeds per digit, the first `pairs` image pairs and the
-    first `vae_count` held-out digits."""
-    t2i, i2i = load_pipelines(folder)
+def figures(pipes: tuple[Any, Any], seeds: int, pairs: int, vae_count: int | None) -> dict[str, Any]:
+    """Every figure of the card from (text-to-image, image-to-image) pipelines, on `seeds` seeds per
+    digit, the first `pairs` image pairs and the first `vae_count` held-out digits."""
+    t2i, i2i = pipes
     by_guidance = {str(g): judge(*text_to_image(t2i, seeds, g)) for g in GUIDANCES}
     return {
         "text_to_image": by_guidance,
-        "image_to_image": judge(*image_to_image(i2i, pairs)),
+        "image_to_image": {str(s): judge(*image_to_image(i2i, pairs, s)) for s in STRENGTHS},
         "vae": vae_figures(t2i.vae, vae_count),
     }
+
+
+def measure(folder: Path, quick: bool) -> dict[str, Any]:
+    """The metrics.json entries of every figure (the full protocol, and the check subset the test
+    recomputes; --quick runs measure only the subset), and the samples grid, samples.png."""
+    sample = CHECK_SAMPLE if quick else FULL_SAMPLE
+    pipes = load_pipelines(folder)
+    with common.stopwatch() as took:
+        full = figures(pipes, *sample)
+    check = full if quick else figures(pipes, *CHECK_SAMPLE)
+    _ldm_card.save_samples(text_to_image(pipes[0], sample[0], DEFAULT_GUIDANCE)[0], folder / "samples.png")
+    return {
+        "figures": full,
+        "check_sample": check,
+        "check_sample_sizes": dict(zip(("seeds", "pairs", "vae_digits"), CHECK_SAMPLE, strict=True)),
+        "eval_seeds_per_digit": sample[0],
+        "eval_pairs": sample[1],
+        "eval_steps": EVAL_STEPS,
+        "eval_seconds": round(took["seconds"], 1),
+        "unseen_prompt": UNSEEN_PROMPT,
+        "default_guidance": DEFAULT_GUIDANCE,
+        "default_strength": DEFAULT_STRENGTH,
+    }
+
+
+def main() -> None:
+    import json
+    import sys
+
+    folder = Path(sys.argv[1]).resolve()
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    metrics.update(measure(folder, metrics["quick"]))
+    metrics["measure_command"] = common.command_line()
+    common.write_metrics(folder, metrics)
+    _ldm_card.write_card(folder, metrics)
+    print(f"re-measured {folder}: {json.dumps(metrics['figures'])}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -330,28 +330,8 @@ def main() -> None:
     save(out, vae, text_encoder, tokenizer, ema, scheduler)
     print(f"saved {out}; measuring", flush=True)
 
-    seeds, pairs, vae_count = (2, 10, 32) if args.quick else (10, 90, None)
-    with common.stopwatch() as eval_time:
-        figures = _ldm_eval.figures(out, seeds, pairs, vae_count)
-    # What tests/tools/test_house_ldm.py recomputes from the shipped weights: a subset of the above.
-    check = _ldm_eval.figures(out, *_ldm_card.CHECK_SAMPLE)
-    t2i, _ = _ldm_eval.load_pipelines(out)
-    _ldm_card.save_samples(
-        _ldm_eval.text_to_image(t2i, 10, _ldm_eval.DEFAULT_GUIDANCE)[0], out / "samples.png"
-    )
     metrics = {
-        "figures": figures,
-        "check_sample": check,
-        "check_sample_sizes": dict(
-            zip(("seeds", "pairs", "vae_digits"), _ldm_card.CHECK_SAMPLE, strict=True)
-        ),
-        "eval_seeds_per_digit": seeds,
-        "eval_pairs": pairs,
-        "eval_steps": _ldm_eval.EVAL_STEPS,
-        "eval_seconds": round(eval_time["seconds"], 1),
-        "unseen_prompt": _ldm_eval.UNSEEN_PROMPT,
-        "default_guidance": _ldm_eval.DEFAULT_GUIDANCE,
-        "default_strength": _ldm_eval.DEFAULT_STRENGTH,
+        **_ldm_eval.measure(out, args.quick),
         "vae_steps": vae_steps,
         "unet_steps": unet_steps,
         "vae_final_loss_smoothed": round(vae_loss, 5),
@@ -374,7 +354,7 @@ def main() -> None:
     }
     common.write_metrics(out, metrics)
     _ldm_card.write_card(out, json.loads((out / "metrics.json").read_text(encoding="utf-8")))
-    print(f"wrote {out}: {json.dumps(figures)}", flush=True)
+    print(f"wrote {out}: {json.dumps(metrics['figures'])}", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOUSE = REPO / "tools" / "house_models"
 SCRIPTS = {"train_vit.py": "vit-digits", "train_clip.py": "clip-digits", "train_ddpm.py": "ddpm-digits"}
 SCRIPTS["train_gpt2.py"] = "gpt2-pydocs"
+SCRIPTS["train_ldm.py"] = "ldm-digits"
 
 
 def common() -> ModuleType:
@@ -104,3 +105,30 @@ def test_the_model_cards_say_how_to_retrain_and_why_a_rerun_differs() -> None:
         card = (HOUSE / folder / "README.md").read_text(encoding="utf-8")
         assert f"the script writes `build/house-models/{folder}/`" in card and "--overwrite-house" in card
         assert c.REPRODUCIBILITY in card
+
+
+def test_quick_ldm_training_writes_a_pipeline_folder_elsewhere(tmp_path: Path) -> None:
+    """The one quick run here: train_ldm.py has no other test of its training path (the shipped
+    weights' figures are in tests/tools/test_house_ldm.py)."""
+    import json
+
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    shipped = fingerprint(HOUSE / "ldm-digits")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_ldm.py"), "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,  # ~20 s of CPU, but minutes of wall time on shared cores
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert fingerprint(HOUSE / "ldm-digits") == shipped
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["quick"] is True and metrics["unet_steps"] == metrics["vae_steps"] == 3
+    assert "Provisional" in (tmp_path / "README.md").read_text(encoding="utf-8")
+    pipe = AutoPipelineForText2Image.from_pretrained(tmp_path, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    drawn = pipe("a handwritten 3", num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+    assert drawn.images[0].size == (16, 16)  # the checkpoint's own size
