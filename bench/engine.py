@@ -17,6 +17,7 @@ of the per-call ratios engine / in-process. --url measures an engine already run
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import socket
@@ -93,8 +94,8 @@ def measure(args: argparse.Namespace, url: str, model: str) -> dict[str, list[di
     samples: dict[str, list[dict[str, float]]] = {"in-process": [], "engine": []}
     for _ in range(args.runs):
         for request in requests:
-            samples["in-process"].append(timed(lambda p, r=request: generate_text(r, p)))
-            samples["engine"].append(timed(lambda p, r=request: generate_on_engine(r, engine, p)))
+            samples["in-process"].append(timed(functools.partial(generate_text, request)))
+            samples["engine"].append(timed(functools.partial(generate_on_engine, request, engine)))
     return samples
 
 

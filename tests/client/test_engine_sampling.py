@@ -30,8 +30,9 @@ def test_the_host_answers_describe_image_through_the_engine(
         async with Host.from_config(config) as host:
             result = await host.call_tool("local.describe_image", args, timeout=300)
             assert not result.is_error, result.content
-            assert result.structured_content is not None
-            return result.structured_content
+            content: dict[str, object] | None = result.structured_content
+            assert content is not None
+            return content
 
     described = anyio.run(main)
     assert described["description_status"] == "produced", described["description_note"]
