@@ -1,4 +1,4 @@
-"""The genai-mcp tour, through the host: two genai-mcp servers, 14 of their 20 tools, offline.
+"""The genai-mcp tour, through the host: two genai-mcp servers, 14 of their 23 tools, offline.
 
 `make demo` runs it. It starts genai-mcp twice, as an assistant would: over stdio ("local") and over
 streamable HTTP with a bearer token ("remote"), connects both through genai_mcp.client.Host, and

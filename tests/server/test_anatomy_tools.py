@@ -74,7 +74,8 @@ def test_listed_with_schemas_and_all_four_annotations(server: MCPServer[Any]) ->
             "task", "model", "adapter", "context_length", "batch_size",
         }  # fmt: skip
         assert tools["count_parameters"].input_schema["required"] == ["d_model", "heads", "d_ff"]
-        assert "distance_definition" in tools["attention_map"].output_schema["properties"]
+        schema = tools["attention_map"].output_schema
+        assert schema is not None and "distance_definition" in schema["properties"]
 
     run(server, check)
 
@@ -104,8 +105,8 @@ def test_attention_map_returns_a_capped_preview_and_heatmaps_that_read_back(
 ) -> None:
     steps: list[float] = []
 
-    async def progress(done: float, total: float | None, message: str | None) -> None:
-        steps.append(done)
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        steps.append(progress)
 
     async def check(client: Client) -> None:
         result = await client.call_tool(
