@@ -8,6 +8,7 @@
     checkpoints  tiny randomly initialised checkpoints: a DDPM pipeline, a cross-encoder
     host_entries config entries for the host's tests (the callbacks test server, `genai-mcp serve`)
     engine       a real inference engine: `transformers serve` with the house GPT-2 on 127.0.0.1
+    npm          npm packages of the end-to-end tests, installed exactly as locked (npm ci)
     fake_openai  an OpenAI-compatible endpoint on 127.0.0.1 for what a real engine cannot be made to do
     workspace    things a server lists: a RAG collection, an output image, a finished LoRA job,
                  a Hugging Face cache of model repositories

@@ -198,7 +198,7 @@ async function main() {
   // training: the curve grows through job_status calls from the view; its cancel button stops the job
   const texts = Array.from({ length: 40 }, (_, i) => `The zebra number ${i} grazes on the striped savanna at dawn.`);
   const live = await show("training", "lora_finetune",
-    { task: "causal-lm", dataset: texts, name: `views-cancelled-${Date.now()}`, max_steps: 400, confirm: true, wait_seconds: 0 });
+    { task: "causal-lm", dataset: texts, name: "views-cancelled", max_steps: 400, confirm: true, wait_seconds: 0 });
   const points = async () => Number(await live.frame.locator("#curve").getAttribute("data-points"));
   live.view.points = [];
   const deadline = Date.now() + 60_000;
@@ -217,7 +217,7 @@ async function main() {
 
   // training to the end: the before/after metric once the job succeeds
   const done = await show("trained", "lora_finetune",
-    { task: "causal-lm", dataset: texts, name: `views-trained-${Date.now()}`, max_steps: 6, confirm: true, wait_seconds: 0 }, "dark");
+    { task: "causal-lm", dataset: texts, name: "views-trained", max_steps: 6, confirm: true, wait_seconds: 0 }, "dark");
   await done.frame.locator(":root[data-state='succeeded']").waitFor({ timeout: 90_000 });
   Object.assign(done.view, {
     metric: await done.frame.locator("#metric").textContent(),
