@@ -31,3 +31,11 @@ def running_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     engine = start_engine(tmp_path_factory.mktemp("engine"))
     yield engine
     stop(engine.process)
+
+
+@pytest.fixture(scope="session")
+def sd_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Stable Diffusion-shaped pipeline folder with random weights (tests/helpers/sd_checkpoint.py)."""
+    from tests.helpers.sd_checkpoint import make_sd_checkpoint
+
+    return make_sd_checkpoint(tmp_path_factory.mktemp("sd-checkpoint"))

@@ -116,6 +116,11 @@ def edit_image(
     run = _per_call(AutoPipelineForImage2Image, pipe, request)
     width, height = _checked(request, pipe, limits)
     tokens = _tokens(pipe, request.prompt), _tokens(pipe, request.negative_prompt)
+    if int(request.steps * request.strength) < 1:  # diffusers would run an empty loop and fail in the UNet
+        raise InvalidInputError(
+            f"steps x strength = {request.steps} x {request.strength:g} runs no step; use steps >= "
+            f"{math.ceil(1 / request.strength)} or a higher strength"
+        )
     clean = image.convert("RGB")
     if clean.size != (width, height):
         clean = clean.resize((width, height), PILImage.Resampling.LANCZOS)
