@@ -93,20 +93,16 @@ def direct_scores(folder: Path, query: str, texts: list[str]) -> list[float]:
     return [float(v) for v in logits[:, 1] - logits[:, 0]]
 
 
-def save_siglip(folder: Path, seed: int = 0) -> Path:
+def save_siglip(folder: Path, seed: int = 0, *, version: int = 1) -> Path:
     """A tiny SiglipModel (random weights; logit_scale 8, logit_bias -1 so that the sigmoids spread
     over 0-1) with a SiglipProcessor saved as a checkpoint folder. Its tokenizer is the house CLIP's
-    (offline), cut to SIGLIP_TEXT_POSITIONS tokens so that padding="max_length" fills the positions."""
+    (offline), cut to SIGLIP_TEXT_POSITIONS tokens so that padding="max_length" fills the positions.
+    version=2: a Siglip2Model + Siglip2Processor instead (variable-resolution patches)."""
     import math
 
     import torch
-    from transformers import (
-        AutoTokenizer,
-        SiglipConfig,
-        SiglipImageProcessorPil,
-        SiglipModel,
-        SiglipProcessor,
-    )
+    import transformers
+    from transformers import AutoTokenizer
 
     from genai_mcp.tools.house import house_model
 
@@ -114,7 +110,8 @@ def save_siglip(folder: Path, seed: int = 0) -> Path:
     tokenizer.model_max_length = SIGLIP_TEXT_POSITIONS
     torch.manual_seed(seed)
     layers = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
-    config = SiglipConfig(
+    name = "Siglip" if version == 1 else "Siglip2"
+    config = getattr(transformers, f"{name}Config")(
         text_config={
             **layers,
             "vocab_size": len(tokenizer),
@@ -125,15 +122,25 @@ def save_siglip(folder: Path, seed: int = 0) -> Path:
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
         },
-        vision_config={**layers, "image_size": 16, "patch_size": 8},
+        vision_config={
+            **layers,
+            "patch_size": 8,
+            **({"image_size": 16} if version == 1 else {"num_patches": 4}),
+        },
     )
-    model = SiglipModel(config)
+    model = getattr(transformers, f"{name}Model")(config)
     with torch.no_grad():
         model.logit_scale.fill_(math.log(8.0))
         model.logit_bias.fill_(-1.0)
     model.save_pretrained(folder)
-    image_processor = SiglipImageProcessorPil(size={"height": 16, "width": 16})
-    SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    pixels = getattr(transformers, f"{name}ImageProcessorPil")
+    image_processor = (
+        pixels(size={"height": 16, "width": 16}) if version == 1 else pixels(patch_size=8, max_num_patches=4)
+    )
+    processor = getattr(transformers, f"{name}Processor")(
+        image_processor=image_processor, tokenizer=tokenizer
+    )
+    processor.save_pretrained(folder)
     return folder
 
 

@@ -112,3 +112,9 @@ def test_a_model_that_is_neither_or_lacks_its_image_processor_is_named(
         match=r"has no usable processor .*image processor.*expects a CLIP-style dual encoder",
     ):
         classify(str(broken), images[:1], labels=LABELS)
+    # Siglip2 (NaFlex) loads, but its image tower needs patch masks and grid shapes besides pixels.
+    siglip2 = save_siglip(tmp_path / "siglip2", version=2)
+    with pytest.raises(
+        ModelUnavailableError, match=r"also gives pixel_attention_mask, spatial_shapes: .*Siglip2Model"
+    ):
+        classify(str(siglip2), images[:1], labels=LABELS)

@@ -8,7 +8,7 @@
         every candidate label = softmax over the labels of logit_scale.exp() * cos(image, text), where
         a label's text embedding is the mean of its normalised prompt embeddings over all templates
         (prompt ensembling), normalised again. A SigLIP-style model (one with a logit_bias, such as
-        SiglipModel; not Siglip2Model, whose image tower also wants spatial_shapes) scores each label
+        SiglipModel; Siglip2Model is refused: its image tower also wants spatial_shapes) scores each label
         on its own instead, sigmoid(logit_scale.exp() * cos + logit_bias), with prompts padded to the
         text tower's full length as it was trained; the result's `normalization` says which.
     analyse_image(DescribeRequest, policy=...) -> ImageAnalysis

@@ -243,7 +243,7 @@ def _zero_shot(
         text_inputs = {
             k: v.to(bundle.device) for k, v in tokens.items() if k in ("input_ids", "attention_mask")
         }
-        pixels = _pixels(bundle, processor.image_processor, images)
+        pixels = _pixels(bundle, processor.image_processor, images, pixels_only=True)
         clock.lap("preprocess_ms")
         text = _unit(_features(net.get_text_features(**text_inputs)).float())  # (T*L, D)
         text = _unit(text.view(len(templates), len(labels), -1).mean(0))  # (L, D)
@@ -298,10 +298,20 @@ def _shared(
     return batcher.run(key, pixels, forward, rows=len(pixels))
 
 
-def _pixels(bundle: ModelBundle, image_processor: Any, images: list[Image]) -> Any:
+def _pixels(
+    bundle: ModelBundle, image_processor: Any, images: list[Image], *, pixels_only: bool = False
+) -> Any:
     import torch
 
-    pixels = image_processor(images=images, return_tensors="pt")["pixel_values"]
+    encoded = image_processor(images=images, return_tensors="pt")
+    extra = sorted(set(encoded) - {"pixel_values"})
+    if pixels_only and extra:
+        raise ModelUnavailableError(
+            f"{bundle.model_id}'s image processor also gives {', '.join(extra)}: inputs of a "
+            "variable-resolution image tower (such as Siglip2Model's) that zero_shot_classify does not "
+            "pass; use a fixed-resolution CLIP or SigLIP checkpoint"
+        )
+    pixels = encoded["pixel_values"]
     dtype = getattr(torch, bundle.dtype)
     return pixels.to(bundle.device, dtype=dtype)
 
