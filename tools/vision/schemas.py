@@ -182,7 +182,12 @@ class DescribeRequest(BaseModel):
 class LabelProbability(BaseModel):
     label: str
     probability: float = Field(
-        ge=0, le=1, description="Probability, 0-1: softmax, or a sigmoid per label (see normalization)."
+        ge=0,
+        le=1,
+        description=(
+            "Probability, 0-1: softmax over the labels, except for a SigLIP-style zero-shot model, whose "
+            "result's normalization is 'sigmoid' (each label's own sigmoid)."
+        ),
     )
 
 
