@@ -20,9 +20,10 @@ the next piece of text, normally one token. The result is the model generate_tex
                                                         reads it back as that CTRL penalty); an
                                                         unsendable value other than 1 is refused
 
-Not applicable on an engine (refused, they need the model here): truncate_prompt, use_cache=false,
-adapter. Token counts come from the usage the engine reports in the stream's last event; prompt_tokens
-is 0 when an engine reports none (a cancelled stream ends before it does).
+Refused, because they need the model in this process: truncate_prompt, use_cache=false, an adapter
+(the server runs calls naming one in-process). Token counts come from the usage the engine reports
+in the stream's last event (asked for with `stream_options.include_usage`); prompt_tokens is 0 when
+an engine reports none (a cancelled stream ends before it does).
 
 Progress and cancellation (tools/progress.py): `progress(pieces_so_far, max_new_tokens)` after each
 piece of text; WorkCancelledError from it closes the HTTP stream at once (the engine sees the client
@@ -35,17 +36,15 @@ the stream, or sent something that is not an OpenAI-style stream.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from genai_mcp.tools.errors import EngineError, InvalidInputError, WorkCancelledError
 from genai_mcp.tools.progress import Progress
+from genai_mcp.tools.text.engine_stream import malformed, open_stream
 from genai_mcp.tools.text.generate import _check_limits, _first_stop
 from genai_mcp.tools.text.lm import TextLimits
 from genai_mcp.tools.text.schemas import FinishReason, GenerateTextRequest, GenerateTextResult
@@ -54,7 +53,6 @@ __all__ = ["DEFAULT_TOP_K", "Engine", "EngineFlavor", "generate_on_engine"]
 
 EngineFlavor = Literal["openai", "vllm", "transformers"]
 DEFAULT_TOP_K = GenerateTextRequest.model_fields["top_k"].default
-_DETAIL_CHARS = 300  # of an engine's error answer, quoted in the message
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,9 @@ def generate_on_engine(
     finish: FinishReason | None = None
     stop_string: str | None = None
     start = time.perf_counter()
-    with _stream(engine, url, shown, body) as events:
+    with open_stream(
+        url, shown, body, api_key=engine.api_key, timeout_seconds=engine.timeout_seconds
+    ) as events:
         for event in events:
             usage = event.get("usage") or usage
             choice = _choice(event, shown)
@@ -184,8 +184,9 @@ def _body(request: GenerateTextRequest, engine: Engine) -> tuple[dict[str, Any],
             body["frequency_penalty"] = request.repetition_penalty - 1.0
         else:
             raise _unsendable("repetition_penalty", request.repetition_penalty, 1.0, engine)
-    if engine.flavor == "vllm":
-        body["stream_options"] = {"include_usage": True}  # OpenAI and vLLM report usage only if asked
+    # OpenAI, vLLM and Ollama put usage in a stream only when asked; transformers serve always does
+    # (and accepts the field with a warning that it ignores it).
+    body["stream_options"] = {"include_usage": True}
     return body, seed
 
 
@@ -198,101 +199,12 @@ def _unsendable(name: str, value: float, default: float, engine: Engine) -> Inva
     )
 
 
-@dataclass
-class _Stream:
-    """The parsed `data:` events of one streamed answer (until `[DONE]` or the end)."""
-
-    lines: Iterator[str]
-    shown: str
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for line in self.lines:
-            if not line.startswith("data:"):
-                continue  # blank separators, comments, `event:` / `id:` fields
-            data = line[5:].strip()
-            if data == "[DONE]":
-                return
-            try:
-                event = json.loads(data)
-            except ValueError:
-                raise _malformed(self.shown, f"an event that is not JSON: {data[:80]!r}") from None
-            if not isinstance(event, dict):
-                raise _malformed(self.shown, f"an event that is not an object: {data[:80]!r}")
-            if "error" in event:
-                raise EngineError(
-                    f"the inference engine at {self.shown} failed mid-stream: {_error_detail(event)}",
-                    setting="text.engine_url",
-                )
-            yield event
-
-
-@contextmanager
-def _stream(engine: Engine, url: str, shown: str, body: dict[str, Any]) -> Iterator[_Stream]:
-    """POST `body` to `url` and hold the streamed answer; HTTP failures, then or while reading, become
-    EngineError. Leaving the block closes the connection."""
-    import httpx2
-
-    headers = {"Accept": "text/event-stream"}
-    if engine.api_key:
-        headers["Authorization"] = f"Bearer {engine.api_key}"
-    with httpx2.Client(timeout=engine.timeout_seconds, headers=headers) as client:
-        try:
-            with client.stream("POST", url, json=body) as response:
-                if response.status_code != 200:
-                    response.read()
-                    raise EngineError(
-                        f"HTTP {response.status_code} from {shown}: {_answer_detail(response, engine)}",
-                        setting="text.engine_url",
-                    )
-                yield _Stream(response.iter_lines(), shown)
-        except httpx2.TimeoutException:
-            raise EngineError(
-                f"the inference engine at {shown} sent nothing for {engine.timeout_seconds:g} s",
-                setting="text.engine_timeout_seconds",
-            ) from None
-        except httpx2.ConnectError as exc:
-            raise EngineError(
-                f"cannot reach the inference engine at {shown}: {_redact(str(exc), engine)}",
-                setting="text.engine_url",
-            ) from None
-        except httpx2.HTTPError as exc:
-            raise EngineError(
-                f"the connection to the inference engine at {shown} broke: "
-                f"{_redact(str(exc), engine) or type(exc).__name__}",
-                setting="text.engine_url",
-            ) from None
-
-
-def _answer_detail(response: Any, engine: Engine) -> str:
-    try:
-        detail = _error_detail(response.json())
-    except ValueError:
-        detail = response.text
-    return _redact(" ".join(str(detail).split())[:_DETAIL_CHARS], engine) or "(no detail)"
-
-
-def _redact(text: str, engine: Engine) -> str:
-    # An engine may quote a rejected key back ("Incorrect API key provided: sk-..."); the message
-    # goes to the tool's caller, who must not learn it.
-    return text.replace(engine.api_key, "***") if engine.api_key else text
-
-
-def _error_detail(answer: Any) -> str:
-    """The message of an OpenAI-style error ({"error": {"message"}}, {"error": "..."}) or FastAPI's {"detail"}."""
-    if isinstance(answer, dict):
-        error = answer.get("error", answer.get("detail", answer))
-        if isinstance(error, dict):
-            error = error.get("message", error)
-        return str(error)
-    return str(answer)
-
-
 def _choice(event: dict[str, Any], shown: str) -> dict[str, Any] | None:
     choices = event.get("choices")
     if choices is None or choices == []:
         return None  # a usage-only event (stream_options.include_usage)
     if not isinstance(choices, list) or not isinstance(choices[0], dict):
-        raise _malformed(shown, "choices that are not a list of objects")
+        raise malformed(shown, "choices that are not a list of objects")
     choice: dict[str, Any] = choices[0]
     return choice
 
@@ -307,10 +219,3 @@ def _finish(reason: str, choice: dict[str, Any], stops: list[str]) -> tuple[Fini
     if isinstance(matched, str) and matched in stops:
         return "stop", matched
     return "eos", None
-
-
-def _malformed(shown: str, what: str) -> EngineError:
-    return EngineError(
-        f"the inference engine at {shown} sent {what}; is it an OpenAI-compatible API?",
-        setting="text.engine_url",
-    )
