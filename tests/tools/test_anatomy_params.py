@@ -159,7 +159,7 @@ def test_inconsistent_sizes_are_refused_naming_the_problem() -> None:
             "image_size 225 is not a multiple of patch_size 16",
         ),
         ({**SEED, "head": "classifier"}, "a classifier head needs num_labels"),
-        ({**SEED, "encoder_layers": 1001}, "less than or equal to 1000"),
+        ({**SEED, "encoder_layers": 513}, "less than or equal to 512"),
     ]
     for sizes, message in bad:
         with pytest.raises(ValidationError, match=message):

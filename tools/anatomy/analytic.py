@@ -28,7 +28,7 @@ from genai_mcp.tools.anatomy.schemas import Component, KVCache, ModelFigures, Pa
 __all__ = ["AnalyticCount", "CountRequest", "Term", "count_parameters"]
 
 _SIZE = 1_000_000
-_LAYERS = 1_000
+_LAYERS = 512  # past the deepest published transformers (~128 layers); bounds the result size
 
 
 class CountRequest(BaseModel):

@@ -113,7 +113,8 @@ def count_modules(module: Any) -> tuple[ParameterBreakdown, int, list[TiedWeight
         named.append((name, component_of(name, owner), param.numel()))
         trainable += param.numel() if param.requires_grad else 0
     breakdown = breakdown_of(named)
-    real = sum(p.numel() for p in module.parameters())  # torch's own de-duplicated count
+    # torch's own de-duplicated count: the components must add up to it, or the grouping has a bug.
+    real = sum(p.numel() for p in module.parameters())
     assert breakdown.total == real, (breakdown.total, real)
     return breakdown, trainable, tied
 
@@ -130,7 +131,8 @@ def component_of(name: str, owner: Any) -> Component:
     if any(p in _ATTENTION for p in parts):
         return "attention"
     layer = _LAYER.search(name)
-    inside = parts[len(name[: layer.end()].split(".")) - 1 :] if layer else []
+    # A layer's own "output" (BERT's FFN out-projection; the attention's is caught above).
+    inside = name[layer.end() :].split(".") if layer else []
     if any(p in _FEED_FORWARD for p in parts) or "output" in inside:
         return "feed_forward"
     embedding = owner is not None and type(owner).__name__ == "Embedding"
