@@ -179,6 +179,10 @@ def test_metrics_heatmap_matches_the_confusion_matrix(seen: dict[str, Any]) -> N
         for c in scores["per_class"]
     ]
 
+    refused = seen["views"]["refused"]  # y_true and y_pred of different lengths
+    assert refused["errorText"] and refused["status"] == refused["errorText"]
+    assert "y_pred" in refused["status"]
+
     retrieval = seen["views"]["retrieval_metrics"]
     r = retrieval["structured"]
     assert retrieval["rows"][0][:4] == ["query", "relevant", "first hit", "RR"]

@@ -72,12 +72,13 @@ async function main() {
   const page = await hostPage(browser, client);
   await page.waitForFunction(() => typeof window.mountView === "function");
 
-  async function show(id, name, args, theme = "light") {
+  async function show(id, name, args, theme = "light", { failing = false } = {}) {
     const result = await client.callTool({ name, arguments: args });
-    if (result.isError) throw new Error(`${name}: ${result.content[0].text}`);
+    if (Boolean(result.isError) !== failing) throw new Error(`${name}: ${result.content[0].text}`);
     await page.evaluate(([slot, spec]) => window.mountView(slot, spec), [id, { tool: byName[name], input: args, result, theme }]);
     const frame = page.frameLocator(`#${id} iframe`);
-    const view = { tool: name, theme, structured: result.structuredContent, content: result.content.map((c) => c.type) };
+    const view = { tool: name, theme, structured: result.structuredContent, content: result.content.map((c) => c.type),
+      errorText: result.isError ? result.content[0].text : null };
     record.views[id] = view;
     return { frame, view, result: result.structuredContent };
   }
@@ -172,6 +173,12 @@ async function main() {
   text.view.rows = await text.frame.locator("table.per-candidate tr").evaluateAll((trs) =>
     trs.map((tr) => [...tr.children].map((td) => td.textContent)));
   await shot("text_metrics");
+
+  // a refused call: the view says what was wrong instead of drawing nothing
+  const refused = await show("refused", "classification_metrics", { y_true: ["a", "b"], y_pred: ["a"] }, "light", { failing: true });
+  await refused.frame.locator(":root[data-error]").waitFor();
+  refused.view.status = await refused.frame.locator("#status").textContent();
+  await shot("refused");
 
   // retrieval: hybrid hits with their per-list ranks; an answer with its cited passages
   await client.callTool({ name: "rag_index", arguments: { collection: "views", documents: [
