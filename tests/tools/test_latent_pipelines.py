@@ -133,7 +133,7 @@ def test_edit_resizes_the_input_and_runs_strength_times_steps(sd_checkpoint: str
 
 def test_limits_name_their_setting(sd_checkpoint: str, cache: ModelCache) -> None:
     limits = latent.LatentLimits(max_steps=4, max_num_images=2, max_pixels=64 * 64, max_prompt_chars=20)
-    cases = [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"steps": 5}, "latent.max_steps"),
         ({"num_images": 3}, "latent.max_num_images"),
         ({"width": 128}, "latent.max_pixels"),
@@ -141,8 +141,8 @@ def test_limits_name_their_setting(sd_checkpoint: str, cache: ModelCache) -> Non
         ({"negative_prompt": "x" * 21}, "latent.max_prompt_chars"),
     ]
     for fields, key in cases:
-        request = latent.GenerateImageRequest(
-            **{"prompt": "three", "steps": 2, "model": sd_checkpoint, **fields}
+        request = latent.GenerateImageRequest.model_validate(
+            {"prompt": "three", "steps": 2, "model": sd_checkpoint, **fields}
         )
         with pytest.raises(LimitExceededError) as err:
             latent.generate_image(request, limits=limits, models=cache)

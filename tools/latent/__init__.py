@@ -9,6 +9,7 @@ Importing this package imports neither torch nor diffusers; the first call does.
 
 from __future__ import annotations
 
+from genai_mcp.tools.latent.autoencoder import VAE_TASK, Autoencoder, autoencoder
 from genai_mcp.tools.latent.pipelines import Edited, Generated, edit_image, generate_image
 from genai_mcp.tools.latent.schemas import (
     ArithmeticInfo,
@@ -42,9 +43,11 @@ from genai_mcp.tools.latent.vae import (
 )
 
 __all__ = [
+    "VAE_TASK",
     "ArithmeticInfo",
     "ArithmeticRequest",
     "ArithmeticResult",
+    "Autoencoder",
     "DecodeLatentRequest",
     "DecodeResult",
     "Decoded",
@@ -66,6 +69,7 @@ __all__ = [
     "InterpolateResult",
     "LatentLimits",
     "PromptTokens",
+    "autoencoder",
     "decode_latent",
     "edit_image",
     "encode_image",

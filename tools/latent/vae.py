@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from genai_mcp.tools.diffusion.imaging import from_images, mse, to_images
-from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, ModelUnavailableError
-from genai_mcp.tools.latent.pipelines import TASK as PIPELINE_TASK
+from genai_mcp.tools.diffusion.imaging import mse, to_images
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.latent.autoencoder import Autoencoder, autoencoder, checked_size, dtype, pixels
 from genai_mcp.tools.latent.schemas import (
     ArithmeticInfo,
     ArithmeticRequest,
@@ -35,23 +34,13 @@ from genai_mcp.tools.latent.schemas import (
     InterpolateRequest,
     LatentLimits,
 )
-from genai_mcp.tools.models import (
-    LoadRequest,
-    ModelBundle,
-    ModelCache,
-    default_cache,
-    hub_snapshot,
-    module_nbytes,
-)
-from genai_mcp.tools.models.hub import first_line
-from genai_mcp.tools.models.loaders import read_json
+from genai_mcp.tools.models import ModelCache
 from genai_mcp.tools.progress import Progress
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 __all__ = [
-    "VAE_TASK",
     "Decoded",
     "Encoded",
     "Frames",
@@ -63,7 +52,7 @@ __all__ = [
     "slerp",
 ]
 
-VAE_TASK = "latent-vae"
+InfoT = TypeVar("InfoT", InterpolateInfo, ArithmeticInfo)
 _PARALLEL = 1e-4  # radians: closer than this, slerp's sin(omega) division is noise, so lerp
 
 
@@ -82,21 +71,10 @@ class Decoded:
 
 
 @dataclass
-class Frames:
+class Frames(Generic[InfoT]):
     images: list[Image]
     strip: Image  # the frames side by side, full size, 1 px apart
-    info: InterpolateInfo | ArithmeticInfo
-
-
-@dataclass(frozen=True)
-class _Vae:
-    id: str
-    module: Any  # AutoencoderKL, eval mode
-    factor: int  # pixels per latent cell a side
-    size: tuple[int, int]  # its own (width, height)
-    channels: int  # latent channels
-    scaling: float
-    shift: float
+    info: InfoT
 
 
 def encode_image(
@@ -110,9 +88,9 @@ def encode_image(
     import torch
 
     limits = limits or LatentLimits()
-    vae = _loaded(request.model, models)
-    size = _size(vae, request.width, request.height, limits)
-    x, clean = _pixels(vae, [image], size)
+    vae = autoencoder(request.model, models)
+    size = checked_size(vae, request.width, request.height, limits)
+    x, clean = pixels(vae, [image], size)
     with torch.inference_mode():
         posterior = vae.module.encode(x).latent_dist
         mean, logvar = posterior.mean[0].float(), posterior.logvar[0].float()  # (C, h, w)
@@ -142,12 +120,12 @@ def decode_latent(
     import torch
 
     limits = limits or LatentLimits()
-    vae = _loaded(request.model, models)
+    vae = autoencoder(request.model, models)
     z = _latent(request.latent, vae, limits)
     if request.scaled:
         z = z / vae.scaling + vae.shift
     with torch.inference_mode():
-        image = to_images(vae.module.decode(z[None].to(_dtype(vae))).sample)[0]
+        image = to_images(vae.module.decode(z[None].to(dtype(vae))).sample)[0]
     return Decoded(image, vae.id, list(z.shape))
 
 
@@ -158,11 +136,11 @@ def interpolate_images(
     images: tuple[Image, Image],
     limits: LatentLimits | None = None,
     models: ModelCache | None = None,
-) -> Frames:
+) -> Frames[InterpolateInfo]:
     """`request.frames` decoded points from mu(a) to mu(b), both ends included."""
     limits = limits or LatentLimits()
     _check_frames(request.frames, limits)
-    vae = _loaded(request.model, models)
+    vae = autoencoder(request.model, models)
     a, b = _means(vae, list(images), limits)
     angle = _angle(a, b)
     spherical = request.method == "spherical" and angle >= _PARALLEL
@@ -190,7 +168,7 @@ def latent_arithmetic(
     set_b: list[Image],
     limits: LatentLimits | None = None,
     models: ModelCache | None = None,
-) -> Frames:
+) -> Frames[ArithmeticInfo]:
     """D(mu + alpha d) for each alpha, d = mean mu(set_a) - mean mu(set_b)."""
     limits = limits or LatentLimits()
     _check_frames(len(request.alphas), limits, what="alphas")
@@ -199,7 +177,7 @@ def latent_arithmetic(
             raise LimitExceededError(
                 f"{name}'s images", len(group), limits.max_set_images, "latent.max_set_images"
             )
-    vae = _loaded(request.model, models)
+    vae = autoencoder(request.model, models)
     (z,) = _means(vae, [image], limits)
     direction = _means(vae, set_a, limits).mean(0) - _means(vae, set_b, limits).mean(0)
     info = ArithmeticInfo(
@@ -227,106 +205,31 @@ def slerp(a: Any, b: Any, t: float) -> Any:
     return (math.sin((1.0 - t) * omega) / s) * a + (math.sin(t * omega) / s) * b
 
 
-# ---- loading and checks
+# ---- checks and helpers
 
 
-def _loaded(model: str | None, models: ModelCache | None) -> _Vae:
-    cache = models if models is not None else default_cache()
-    # The VAE follows the latent pipeline's default and its resolution (house names, folders, ids).
-    with cache.using_default(PIPELINE_TASK, model) as chosen:
-        bundle = cache.load(VAE_TASK, cache.resolve(PIPELINE_TASK, chosen), _load)
-    module = bundle.model
-    config = module.config
-    factor = 2 ** (len(config.block_out_channels) - 1)
-    side = config.sample_size
-    h, w = (side, side) if isinstance(side, int) else (int(side[0]), int(side[1]))
-    shift = getattr(config, "shift_factor", None) or 0.0
-    scaling = float(getattr(config, "scaling_factor", 1.0) or 1.0)
-    return _Vae(bundle.model_id, module, factor, (w, h), int(config.latent_channels), scaling, float(shift))
-
-
-def _load(request: LoadRequest) -> ModelBundle:
-    """The cache's loader for VAE_TASK: `vae/` of a pipeline folder, or an AutoencoderKL folder."""
-    import diffusers
-    import torch
-
-    path = hub_snapshot(request, what="VAE") if request.source == "hub" else Path(request.ref)
-    sub = "vae" if (path / "vae" / "config.json").is_file() else None
-    kind = read_json(path / (sub or "") / "config.json").get("_class_name")
-    if kind != "AutoencoderKL":
-        raise ModelUnavailableError(
-            f"{request.model_id} has no AutoencoderKL (found {kind or 'no diffusers config'} in "
-            f"{'vae/' if sub else 'its config.json'}); the VAE tools take a latent-diffusion pipeline folder "
-            "with vae/, or an AutoencoderKL folder"
-        )
-    auto: Any = diffusers.AutoencoderKL  # untyped from_pretrained
-    try:
-        vae = auto.from_pretrained(
-            str(path), subfolder=sub, dtype=getattr(torch, request.dtype), local_files_only=True
-        )
-    except (OSError, ValueError) as exc:
-        raise ModelUnavailableError(f"cannot load the VAE of {request.model_id}: {first_line(exc)}") from exc
-    vae = vae.to(request.device).eval()
-    return ModelBundle(
-        model_id=request.model_id,
-        task=VAE_TASK,
-        device=request.device,
-        dtype=request.dtype,
-        model=vae,
-        processor=None,
-        scheduler=None,
-        source=request.source,
-        nbytes=module_nbytes(vae),
-        load_seconds=0.0,
-        path=str(path),
-    )
-
-
-def _size(vae: _Vae, width: int | None, height: int | None, limits: LatentLimits) -> tuple[int, int]:
-    w, h = width or vae.size[0], height or vae.size[1]
-    for name, value in (("width", w), ("height", h)):
-        if value % vae.factor:
-            raise InvalidInputError(
-                f"{name} is {value}; it must be a multiple of {vae.factor} (the VAE's downsampling factor); "
-                f"its own size is {vae.size[0]}x{vae.size[1]}"
-            )
-    if w * h > limits.max_pixels:
-        raise LimitExceededError(f"width x height ({w}x{h})", w * h, limits.max_pixels, "latent.max_pixels")
-    return w, h
-
-
-def _pixels(vae: _Vae, images: list[Image], size: tuple[int, int]) -> tuple[Any, list[Image]]:
-    """(B, 3, H, W) in [-1, 1] on the VAE's device and dtype, and the resized RGB images."""
-    from PIL import Image as PILImage
-
-    clean = [im.convert("RGB") for im in images]
-    clean = [im if im.size == size else im.resize(size, PILImage.Resampling.LANCZOS) for im in clean]
-    device = next(vae.module.parameters()).device
-    return from_images(clean, 3).to(device=device, dtype=_dtype(vae)), clean
-
-
-def _means(vae: _Vae, images: list[Image], limits: LatentLimits) -> Any:
+def _means(vae: Autoencoder, images: list[Image], limits: LatentLimits) -> Any:
     """Posterior means (B, C, h, w), float32, of `images` at the VAE's own size."""
     import torch
 
-    x, _ = _pixels(vae, images, _size(vae, None, None, limits))
+    x, _ = pixels(vae, images, checked_size(vae, None, None, limits))
     with torch.inference_mode():
         return vae.module.encode(x).latent_dist.mean.float()
 
 
-def _decode_each(vae: _Vae, points: list[Any], progress: Progress | None) -> list[Image]:
+def _decode_each(vae: Autoencoder, points: list[Any], progress: Progress | None) -> list[Image]:
     import torch
 
     frames = []
     with torch.inference_mode():
         for i, z in enumerate(points):
-            frames.append(to_images(vae.module.decode(z[None].to(_dtype(vae))).sample)[0])
+            frames.append(to_images(vae.module.decode(z[None].to(dtype(vae))).sample)[0])
             if progress is not None:
                 progress(i + 1, len(points), f"frame {i + 1}/{len(points)}")
     return frames
 
 
-def _frames(images: list[Image], info: InterpolateInfo | ArithmeticInfo) -> Frames:
+def _frames(images: list[Image], info: InfoT) -> Frames[InfoT]:
     from PIL import Image as PILImage
 
     w, h = images[0].size
@@ -336,7 +239,7 @@ def _frames(images: list[Image], info: InterpolateInfo | ArithmeticInfo) -> Fram
     return Frames(images, strip, info)
 
 
-def _latent(values: list[list[list[float]]], vae: _Vae, limits: LatentLimits) -> Any:
+def _latent(values: list[list[list[float]]], vae: Autoencoder, limits: LatentLimits) -> Any:
     import torch
 
     c, h = len(values), len(values[0])
@@ -373,7 +276,3 @@ def _angle(a: Any, b: Any) -> float:
 
 def _nested(t: Any) -> list[list[list[float]]]:
     return [[[round(float(v), 5) for v in row] for row in channel] for channel in t.cpu().tolist()]
-
-
-def _dtype(vae: _Vae) -> Any:
-    return next(vae.module.parameters()).dtype
