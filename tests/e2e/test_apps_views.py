@@ -110,6 +110,7 @@ def test_views_fetch_nothing_raise_nothing_and_follow_the_host_theme(seen: dict[
         if "background" in view:
             assert view["background"] == BACKGROUND[view["theme"]], view_id
     assert {view["theme"] for view in seen["views"].values()} == {"light", "dark"}
+    assert seen["views"]["samples"]["switchedBackground"] == BACKGROUND["dark"]  # a live theme change
     assert len(seen["screenshots"]) == len(seen["views"])
 
 

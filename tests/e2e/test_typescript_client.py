@@ -9,10 +9,8 @@ without them the tests fail saying so, they are not skipped.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,39 +20,20 @@ from PIL import Image
 
 from genai_mcp.server.prompts import PROMPTS
 from tests.helpers.images import b64, encode
+from tests.helpers.npm import locked_install
 from tests.helpers.processes import TOKEN, HttpServer, serve_command, server_env
 
 pytestmark = pytest.mark.slow
 
 TS_CLIENT = Path(__file__).parent / "ts_client"
-LOCK = TS_CLIENT / "package-lock.json"
-INSTALLED = TS_CLIENT / "node_modules" / ".package-lock.json"  # npm's record of what node_modules holds
 ERROR_AND_ABOVE = {"error", "critical", "alert", "emergency"}
 BLACK_PNG = b64(encode(Image.new("RGB", (16, 16))))
-
-
-def _installed_matches_lock() -> bool:
-    try:
-        installed = json.loads(INSTALLED.read_text())["packages"]
-    except (OSError, ValueError, KeyError):
-        return False
-    locked = {path: entry for path, entry in json.loads(LOCK.read_text())["packages"].items() if path}
-    return bool(installed == locked)
 
 
 @pytest.fixture(scope="module")
 def ts_client() -> Path:
     """ts_client/ with exactly the locked packages in its node_modules (npm ci unless already so)."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"{' and '.join(missing)} not found on PATH: this test needs Node.js 20+ and npm")
-    with open(LOCK, "rb") as lock:  # another pytest in this checkout may be installing too
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _installed_matches_lock():
-            npm = ["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"]
-            done = subprocess.run(npm, cwd=TS_CLIENT, capture_output=True, text=True, timeout=300)
-            assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
-    return TS_CLIENT
+    return locked_install(TS_CLIENT)
 
 
 def run_node(ts_client: Path, *target: str, env: dict[str, str]) -> tuple[dict[str, Any], int, str]:

@@ -115,6 +115,12 @@ async function main() {
     background: await background(samples.frame),
   });
   await shot("samples");
+  // The host switches theme while the view is up (ui/notifications/host-context-changed), and back.
+  await page.evaluate(() => document.querySelector("#samples").bridge.setHostContext({ theme: "dark" }));
+  await samples.frame.locator(":root[data-theme='dark']").waitFor();
+  samples.view.switchedBackground = await background(samples.frame);
+  await page.evaluate(() => document.querySelector("#samples").bridge.setHostContext({ theme: "light" }));
+  await samples.frame.locator(":root[data-theme='light']").waitFor();
   const strip = await show("denoise", "denoise_image", { image: samples.result.images[0].uri, seed: 3, steps: 8 }, "dark");
   await strip.frame.locator("img.output").nth(2).waitFor();
   Object.assign(strip.view, {
