@@ -75,6 +75,10 @@ CLAIMS: dict[tuple[str, str, str], str] = {
     ("The host", "sh", "genai-mcp host"): "test_host_shell_commands",
     ("Over HTTP", "sh", "genai-mcp serve --transport http"): "the readme_server fixture",
     ("Over HTTP", "sh", "curl"): "test_curl_session",
+    ("Text generation on an inference engine", "sh", "transformers serve"): "checked, not typed into "
+    "a shell (an engine start costs 10-35 s here): test_the_readme_engine_example_is_what_the_tests_run "
+    "(tests/server/test_engine_generate.py) holds its command to the one the engine tests start and "
+    "its settings to the Engine they test",
     ("Layout", "", "genai_mcp/ the package"): "not code: the folder diagram",
 }
 

@@ -5,6 +5,8 @@ keep working."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,14 @@ from mcp import Client
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings, SettingsError
+from genai_mcp.server.text_tools import engine_of
 from genai_mcp.tools.text import GenerateTextRequest, generate_text
-from tests.helpers.engine import ENGINE_MODEL, RunningEngine, start_engine, stop
+from genai_mcp.tools.text.engine import Engine
+from tests.helpers.engine import ENGINE_MODEL, RunningEngine, engine_command, start_engine, stop
 from tests.helpers.results import call_ok, run_client, text_of
 
 PROMPT = "def read_file(path):"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def on_engine(tmp_path: Path, url: str, **extra: Any) -> ServerSettings:
@@ -102,3 +107,19 @@ def test_engine_settings_are_checked_at_start_up(tmp_path: Path) -> None:
         on_engine(
             tmp_path, "http://127.0.0.1:9/v1", text_engine_api_key_file=tmp_path / "none"
         ).text_engine_key()
+
+
+def test_the_readme_engine_example_is_what_the_tests_run() -> None:
+    # The README's worked example, checked line by line rather than typed into a shell (each engine
+    # start costs 10-35 s here): its command is the one these tests start, its settings build the
+    # Engine they test.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Text generation on an inference engine\n", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)[0].replace("$PWD", str(REPO))
+    serve, server = block.split(" &\n")
+    assert shlex.split(serve) == ["transformers", *engine_command(8001)[1:]]
+    *assignments, command, subcommand = shlex.split(server.replace("\\\n", " "))
+    assert (command, subcommand) == ("genai-mcp", "serve")
+    env = dict(a.split("=", 1) for a in assignments)
+    engine = engine_of(ServerSettings.load(env=env))
+    assert engine == Engine("http://127.0.0.1:8001/v1", ENGINE_MODEL, flavor="transformers")
