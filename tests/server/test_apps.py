@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.types import TextResourceContents
@@ -104,3 +105,20 @@ def test_a_client_without_the_extension_sees_the_same_tool_and_result() -> None:
         [0, 1, 0],
         [1, 0, 1],
     ]
+
+
+def test_a_view_without_its_runtime_mark_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("base.css", "bridge.js"):
+        (tmp_path / name).write_text((apps.VIEWS_DIR / name).read_text())
+    (tmp_path / "broken.html").write_text("<!doctype html><html><head></head><body></body></html>")
+    monkeypatch.setattr(apps, "VIEWS_DIR", tmp_path)
+    apps.page.cache_clear()
+    try:
+        with pytest.raises(
+            ValueError, match=r"server/views/broken.html must hold <!-- genai-mcp:runtime -->"
+        ):
+            apps.page("broken.html")
+    finally:
+        apps.page.cache_clear()  # later tests read the real views
