@@ -1,11 +1,12 @@
-"""The genai-mcp tour, through the host: two genai-mcp servers, 14 of their 23 tools, offline.
+"""The genai-mcp tour, through the host: two genai-mcp servers, 17 of their 29 tools, offline.
 
 `make demo` runs it. It starts genai-mcp twice, as an assistant would: over stdio ("local") and over
 streamable HTTP with a bearer token ("remote"), connects both through genai_mcp.client.Host, and
-calls every tool that computes something with a progress bar: the three metrics, classify_image,
-zero_shot_classify, describe_image, generate_text, perplexity, sample_images, denoise_image,
-rag_index, rag_search, rag_answer and lora_finetune (not the housekeeping tools job_status,
-list_jobs, cancel_job, delete_adapter, rag_collections, rag_delete). The house models are tiny
+calls these with a progress bar: the three metrics, classify_image, zero_shot_classify,
+describe_image, generate_text, perplexity, sample_images, denoise_image, generate_image, edit_image,
+interpolate_images, rag_index, rag_search, rag_answer and lora_finetune (not the housekeeping tools
+job_status, list_jobs, cancel_job, delete_adapter, rag_collections, rag_delete, the model-anatomy
+tools, nor the VAE tools encode_image, decode_latent, latent_arithmetic). The house models are tiny
 (16x16 digits, a 1M-parameter GPT-2): the point is real models behind real protocol, not impressive
 output. Image previews are saved under the folder printed at the end; the full-size PNGs are where
 the server keeps them, its outputs folder, and each is printed with its path.
@@ -273,6 +274,29 @@ async def diffusion(host: Host, bars: ProgressBars, out_dir: Path) -> None:
     say_outputs(out_dir)
 
 
+async def latent_diffusion(host: Host, bars: ProgressBars, out_dir: Path) -> None:
+    prompt = {"prompt": "a handwritten digit seven", "num_images": 4, "steps": 25, "seed": 0}
+    r = await call(host, bars, "local.generate_image", prompt)
+    g = r.structured_content or {}
+    size = f"{g['width']}x{g['height']} (the checkpoint's own)"
+    table(
+        f"generate_image (house LDM): {prompt['prompt']!r}",
+        [("size", size), ("seeds", g["seeds"]), *save_images(r, out_dir, "text-to-image")],
+    )
+    image, label = digit_png(3)
+    edit = {"image": image, "prompt": "a handwritten digit eight", "strength": 0.8, "steps": 25, "seed": 0}
+    r = await call(host, bars, "local.edit_image", edit)
+    table(f"edit_image: a held-out {label} towards 'eight'", save_images(r, out_dir, "image-to-image"))
+    other, other_label = digit_png(5)
+    pair = {"image_a": image, "image_b": other, "frames": 8, "method": "spherical"}
+    r = await call(host, bars, "local.interpolate_images", pair)
+    table(
+        f"interpolate_images: {label} to {other_label} in the VAE's latent space",
+        save_images(r, out_dir, "interpolation"),
+    )
+    say_outputs(out_dir)
+
+
 def topic_documents() -> list[dict[str, str]]:
     """A few sections of Python's own reference (pydoc_data ships with Python) to retrieve from."""
     from pydoc_data.topics import topics
@@ -386,6 +410,7 @@ async def main() -> None:
                 await vision(host, bars)
                 await text(host, bars)
                 await diffusion(host, bars, out_dir)
+                await latent_diffusion(host, bars, out_dir)
                 await retrieval(host, bars)
                 await fine_tuning(host, bars)
         outputs = out_dir / "local-data" / "outputs"

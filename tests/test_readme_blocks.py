@@ -254,7 +254,7 @@ def test_the_demo_paragraph_names_the_tools_the_demo_calls() -> None:
         for name in re.findall(r"\w+", cell)
     }
     called = set(re.findall(r'"(?:local|remote)\.(\w+)"', DEMO.read_text(encoding="utf-8")))
-    assert called <= tools and len(tools) == 23, (called - tools, sorted(tools))
+    assert called <= tools and len(tools) == 29, (called - tools, sorted(tools))
     paragraph = " ".join(
         text.split("`make demo` starts", 1)[1].split("The house models are tiny", 1)[0].split()
     )
