@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from genai_mcp.tools import diffusion, lora, rag, text, vision
+from genai_mcp.tools import diffusion, latent, lora, rag, text, vision
 from genai_mcp.tools.errors import GenAIError, LimitExceededError
 from genai_mcp.tools.limits import KEY_PATTERN, OTHER_KEYS, defaults, limit, limit_keys, render
 from genai_mcp.tools.models.defaults import DEFAULT_TEXT_KEYS, default_model_texts
 from genai_mcp.tools.text import TextLimits
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
-AREAS = "text|diffusion|images|vision|anatomy|rag|lora|files|models|outputs"
+AREAS = "text|diffusion|latent|images|vision|anatomy|rag|lora|files|models|outputs"
 
 
 def test_a_limit_is_a_dataclass_field_with_its_key() -> None:
@@ -51,6 +51,12 @@ def test_defaults_gather_every_limits_class_once() -> None:
         "diffusion.max_steps": 1000,
         "images.max_bytes": 20 * 2**20,
         "images.max_pixels": 40_000_000,
+        "latent.max_frames": 32,
+        "latent.max_num_images": 8,
+        "latent.max_pixels": 1024 * 1024,
+        "latent.max_prompt_chars": 2000,
+        "latent.max_set_images": 16,
+        "latent.max_steps": 150,
         "lora.max_batch_size": 64,
         "lora.max_examples": 5000,
         "lora.max_queued": 1,
@@ -102,6 +108,10 @@ def test_request_descriptions_quote_limits_only_by_known_placeholder() -> None:
         rag.IndexRequest,
         rag.SearchRequest,
         lora.LoraRequest,
+        latent.GenerateImageRequest,
+        latent.EditImageRequest,
+        latent.InterpolateRequest,
+        latent.ArithmeticRequest,
     ]
     placeholders = set()
     values = {**defaults(), **default_model_texts({})}  # limits, and the built-in default models
