@@ -1,4 +1,5 @@
-"""Fixtures for the host's tests: real server processes and a real OpenAI-compatible HTTP endpoint."""
+"""Fixtures for the host's tests: real server processes and a fake OpenAI-compatible HTTP endpoint
+(the real engine, `transformers serve`, is the session fixture `running_engine` of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.helpers.processes import TOKEN, HttpServer, start_http_server, stop
 
 @pytest.fixture(scope="session")
 def openai_server() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI-style endpoint, for what the real engine cannot do (see tests/helpers/fake_openai.py)."""
     with serve_fake_openai() as server:
         yield server
 

@@ -19,6 +19,9 @@ from tests.helpers.host_entries import callbacks_entry
 from tests.helpers.processes import child_pids
 
 
+# The fake endpoint, not the real engine (tests/client/test_engine_sampling.py has that): these
+# tests follow known answers (`echo: ...`) and the recorded request bodies through the servers'
+# tools, and need a 401 for a wrong key; transformers serve checks no key and answers model text.
 def openai_sampling(server: FakeOpenAI, **extra: object) -> dict[str, object]:
     return {"backend": "openai", "url": server.url, "model": "gpt-test", "api_key": "${OPENAI_KEY}", **extra}
 
