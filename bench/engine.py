@@ -6,8 +6,10 @@ with the same house GPT-2 folder, CPU, the same torch thread count in both. The 
 interleaved, one call of each per prompt per round, so a load swing on a shared machine hits both.
 Time to first token: from the call until the first progress call (the first decoded token
 in-process, the first streamed event on the engine: it includes the HTTP round trip and the
-engine's prefill). Tokens/s: completion tokens / wall time of the whole call. Ratios are medians
-of the per-call ratios engine / in-process. --url measures an engine already running instead
+engine's prefill). Tokens/s: completion tokens / wall time of the whole call. Each round also sends
+all the prompts at once (a thread each) down each path: tokens/s in all, where an engine's
+continuous batching (--continuous-batching) can pay. Ratios are medians of the per-call ratios
+engine / in-process (the concurrent one: of the medians). --url measures an engine already running instead
 (`--model` is then its model name; --flavor as GENAI_MCP_TEXT_ENGINE_FLAVOR).
 
     python bench/engine.py [--runs 5] [--tokens 128] [--threads 1] [--continuous-batching]
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +84,11 @@ def timed(generate: Callable[[Any], Any]) -> dict[str, float]:
     return {"wall": wall, "ttft": (first[0] if first else t0 + wall) - t0, "tokens": result.completion_tokens}
 
 
-def measure(args: argparse.Namespace, url: str, model: str) -> dict[str, list[dict[str, float]]]:
+Samples = dict[str, list[dict[str, float]]]
+
+
+def measure(args: argparse.Namespace, url: str, model: str) -> tuple[Samples, Samples]:
+    """Per-call samples of each path, and per-round samples of all prompts at once on each path."""
     from genai_mcp.tools.text import GenerateTextRequest, generate_text
     from genai_mcp.tools.text.engine import Engine, generate_on_engine
 
@@ -92,11 +99,22 @@ def measure(args: argparse.Namespace, url: str, model: str) -> dict[str, list[di
         if (here.text, here.completion_tokens) != (there.text, there.completion_tokens):
             raise SystemExit(f"greedy texts differ for {request.prompt!r}: {here.text!r} vs {there.text!r}")
     samples: dict[str, list[dict[str, float]]] = {"in-process": [], "engine": []}
+    together: dict[str, list[dict[str, float]]] = {"in-process": [], "engine": []}
     for _ in range(args.runs):
         for request in requests:
             samples["in-process"].append(timed(functools.partial(generate_text, request)))
             samples["engine"].append(timed(functools.partial(generate_on_engine, request, engine)))
-    return samples
+        together["in-process"].append(concurrent(generate_text, requests))
+        together["engine"].append(concurrent(lambda r: generate_on_engine(r, engine), requests))
+    return samples, together
+
+
+def concurrent(generate: Callable[[Any], Any], requests: list[Any]) -> dict[str, float]:
+    """All `requests` at once, one thread each: wall seconds and completion tokens in all."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(len(requests)) as pool:
+        results = list(pool.map(generate, requests))
+    return {"wall": time.perf_counter() - t0, "tokens": sum(r.completion_tokens for r in results)}
 
 
 def summary(calls: list[dict[str, float]]) -> dict[str, float]:
@@ -132,7 +150,7 @@ def main() -> None:
     if url is None:
         proc, url, startup = start_engine(args.threads, args.continuous_batching)
     try:
-        samples = measure(args, url, args.model)
+        samples, together = measure(args, url, args.model)
     finally:
         if proc is not None:
             proc.terminate()
@@ -145,6 +163,10 @@ def main() -> None:
         ),
         "ttft_engine_vs_in_process": statistics.median(e["ttft"] / i["ttft"] for e, i in pairs),
     }
+    at_once = {
+        name: statistics.median(r["tokens"] / r["wall"] for r in rounds) for name, rounds in together.items()
+    }
+    ratios["concurrent_tokens_per_second_engine_vs_in_process"] = at_once["engine"] / at_once["in-process"]
     result = {
         "engine": "transformers serve" if args.url is None else args.url,
         "continuous_batching": args.continuous_batching,
@@ -155,6 +177,7 @@ def main() -> None:
         "torch_threads": args.threads,
         "rounds": args.runs,
         "rows": rows,
+        "concurrent_tokens_per_second": at_once,
         "ratios": ratios,
     }
     print(
@@ -172,6 +195,9 @@ def main() -> None:
             f"{name:12} {r['tokens_per_second']:10.1f} {r['ttft_ms']:10.1f} {r['ttft_min_ms']:10.1f} "
             f"{r['wall_ms']:10.1f} {r['tokens']:7.0f}"
         )
+    print()
+    for name, value in at_once.items():
+        print(f"{len(PROMPTS)} calls at once, {name:12} {value:8.1f} tokens/s in all")
     print()
     for name, value in ratios.items():
         print(f"{name:40} {value:6.2f}x")
