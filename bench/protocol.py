@@ -76,8 +76,10 @@ async def over(target: Any, call: tuple[str, dict[str, Any]], n: int) -> dict[st
         return await time_calls(client, call, n)
 
 
-def start_http(cmd: list[str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_http(cmd: list[str], port: int, **extra_env: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        cmd, env={**env(), **extra_env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
