@@ -25,7 +25,13 @@ def test_model_listing_and_cards() -> None:
             assert isinstance(listing, TextResourceContents)
             data = json.loads(listing.text)
             ids = {m["id"] for m in data["house"]}
-            assert ids == {"house/vit-digits", "house/clip-digits", "house/gpt2-pydocs", "house/ddpm-digits"}
+            assert ids == {
+                "house/vit-digits",
+                "house/clip-digits",
+                "house/gpt2-pydocs",
+                "house/ddpm-digits",
+                "house/ldm-digits",
+            }
             assert data["downloads_allowed"] is False
             card = (await client.read_resource("models://vit-digits/card")).contents[0]
             assert isinstance(card, TextResourceContents) and "held-out" in card.text.lower()
