@@ -319,6 +319,14 @@ class ServerSettings(BaseModel):
                 f"{ENV_PREFIX}OUTPUTS_MAX_FILES ({self.outputs_max_files}) must be at least "
                 f"{ENV_PREFIX}MAX_NUM_IMAGES ({self.max_num_images}): one call's images must outlive pruning"
             )
+        # edit_image writes its input beside the images, interpolate_images its strip beside the frames.
+        latent = max(self.latent_max_images, self.latent_max_frames) + 1
+        if self.outputs_max_files < latent:
+            raise ValueError(
+                f"{ENV_PREFIX}OUTPUTS_MAX_FILES ({self.outputs_max_files}) must be at least {latent}, one more "
+                f"than {ENV_PREFIX}LATENT_MAX_IMAGES ({self.latent_max_images}) and {ENV_PREFIX}LATENT_MAX_FRAMES "
+                f"({self.latent_max_frames}): one call's images must outlive pruning"
+            )
         return self
 
     @model_validator(mode="after")

@@ -261,3 +261,12 @@ def test_listed_with_schemas_annotations_and_refusals_that_name_settings(
             assert meta["model"] == "house/ldm-digits" and meta["shape"] == [4, 4, 4]
 
     anyio.run(main)
+
+
+def test_the_outputs_kept_hold_one_calls_frames() -> None:
+    with pytest.raises(ValueError, match=r"OUTPUTS_MAX_FILES \(20\) must be at least 33") as err:
+        ServerSettings(outputs_max_files=20, max_num_images=8)
+    assert "GENAI_MCP_LATENT_MAX_FRAMES (32)" in str(err.value)
+    assert (
+        ServerSettings(outputs_max_files=20, latent_max_frames=10, max_num_images=8).outputs_max_files == 20
+    )
