@@ -4,6 +4,7 @@ cancellation within a step, limits and wrong models."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,25 @@ def test_default_size_is_the_checkpoints_own_and_seeds_fix_the_images(
         np.abs(pixels(second.images[0]) - pixels(out.images[1])).max() <= 2
     )  # batch vs alone: float rounding
     assert not np.array_equal(pixels(out.images[0]), pixels(out.images[1]))
+
+
+def test_concurrent_calls_share_the_weights_and_nothing_else(sd_checkpoint: str, cache: ModelCache) -> None:
+    # Each call has its own pipeline object and scheduler over the cached components: two calls at once
+    # with different schedulers give what each gives alone.
+    kinds = ("ddim", "euler-ancestral")
+    alone = {k: pixels(generate(sd_checkpoint, cache, steps=4, seed=3, scheduler=k).images[0]) for k in kinds}
+    together: dict[str, np.ndarray] = {}
+
+    def run(kind: str) -> None:
+        together[kind] = pixels(generate(sd_checkpoint, cache, steps=4, seed=3, scheduler=kind).images[0])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in kinds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(np.array_equal(together[k], alone[k]) for k in kinds)
+    assert type(cache.get("text-to-image", sd_checkpoint).model.scheduler).__name__ == "PNDMScheduler"
 
 
 def test_other_sizes_and_every_scheduler(sd_checkpoint: str, cache: ModelCache) -> None:
