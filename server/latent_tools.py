@@ -179,7 +179,10 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
         picture = load_image(request.image, policy)
         out = latent.encode_image(request, image=picture, limits=limits, models=models)
         pair = [out.input, out.reconstruction]
-        first, second = stored(pair, "vae-input")[0], store_image(outputs, out.reconstruction, "vae-output")
+        first, second = (
+            store_image(outputs, out.input, "vae-input"),
+            store_image(outputs, out.reconstruction, "vae-output"),
+        )
         return latent.EncodeResult(
             **out.info.model_dump(), input=first, reconstruction=second, preview=preview(pair, columns=2)
         )

@@ -111,6 +111,8 @@ def test_the_real_size_path_through_the_tools(settings: ServerSettings, sd_check
                 await client.call_tool("encode_image", {"image": str(path), "model": sd_checkpoint})
             )
             assert meta["shape"] == [4, 8, 8] and meta["kl_to_prior"] >= 0 and meta["input_width"] == 80
+            written = sorted(p.name.rsplit("-", 1)[0] for p in settings.outputs_dir.glob("vae-*.png"))
+            assert len(enc_links) == 2 and written == ["vae-input", "vae-output"]  # a file each, once
             decoded, _, dec_links = blocks(
                 await client.call_tool("decode_latent", {"latent": meta["mean"], "model": sd_checkpoint})
             )
