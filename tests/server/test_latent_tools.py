@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from PIL import Image
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.tools.house import HOUSE_MODELS
 from tests.helpers.images import b64, encode
 from tests.helpers.results import text_of
 from tests.helpers.sd_checkpoint import SD_IMAGE_SIDE
@@ -272,3 +274,37 @@ def test_the_outputs_kept_hold_one_calls_frames() -> None:
     assert (
         ServerSettings(outputs_max_files=20, latent_max_frames=10, max_num_images=8).outputs_max_files == 20
     )
+
+
+def test_the_latent_default_is_a_setting(
+    tmp_path: Path, sd_checkpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    image = b64(encode(Image.new("RGB", (64, 64))))
+    wrong = shutil.copytree(HOUSE_MODELS["house/ddpm-digits"].path, tmp_path / "a-ddpm")
+    caplog.set_level(logging.WARNING, logger="genai_mcp.server.state")
+
+    async def main() -> None:
+        async with Client(
+            create_server(ServerSettings(data_dir=tmp_path / "a", latent_model=str(wrong)))
+        ) as client:
+            (line,) = [r.getMessage() for r in caplog.records if r.name == "genai_mcp.server.state"]
+            assert (
+                "GENAI_MCP_LATENT_MODEL" in line and "without a VAE, not a latent-diffusion pipeline" in line
+            )
+            for tool, args in (
+                ("generate_image", {"prompt": "x", "steps": 2}),
+                ("encode_image", {"image": image}),
+            ):
+                failed = await client.call_tool(tool, args)
+                assert failed.is_error and "(see GENAI_MCP_LATENT_MODEL)" in text_of(failed), text_of(failed)
+        async with Client(
+            create_server(ServerSettings(data_dir=tmp_path / "b", latent_model=sd_checkpoint))
+        ) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert sd_checkpoint in (tools["generate_image"].description or "")
+            meta, _, _ = blocks(await client.call_tool("generate_image", {"prompt": "x", "steps": 2}))
+            assert meta["model"] == str(Path(sd_checkpoint).resolve()) and meta["width"] == 64
+            meta, _, _ = blocks(await client.call_tool("encode_image", {"image": image}))
+            assert meta["shape"] == [4, 8, 8]
+
+    anyio.run(main)
