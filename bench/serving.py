@@ -13,7 +13,7 @@ gc freeze on, as `genai-mcp serve` runs) with its models loaded first, and clien
 while another client times tools/list round trips (10 ms apart) until the sample ends. Every
 scenario runs with nothing else on the machine and with --busy competing processes (pure-Python
 busy loops at the default priority, started by this script), once per work niceness (0: model work
-in anyio's threads at the process's priority, the baseline; 10: the default, tools/priority.py).
+in anyio's threads at the process's priority, the baseline; 10: the default, tools/work.py).
 Runs of one scenario alternate their niceness so drift in load hits each alike.
 
 Targets (issue 15): tools/list p99 < 20 ms and max < 50 ms with nothing else running; p99 < 50 ms

@@ -50,7 +50,7 @@ from pydantic import BaseModel, ValidationError
 from genai_mcp.server.errors import describe_validation_error, log_refusal, tool_errors
 from genai_mcp.server.longwork import run_with_progress
 from genai_mcp.tools.limits import render
-from genai_mcp.tools.priority import run_work
+from genai_mcp.tools.work import run_work
 from genai_mcp.tools.progress import Progress
 
 __all__ = ["Resolver", "ToolPublisher", "ToolSpec", "flat_signature"]
@@ -140,7 +140,7 @@ class ToolPublisher:
 
     def add(self, spec: ToolSpec[RequestT, ResultT], fn: Callable[[RequestT], ResultT]) -> None:
         """`fn(request)` runs in a worker thread, so slow domain code never blocks the event loop
-        (at the work priority: tools/priority.py)."""
+        (at the work priority: tools/work.py)."""
 
         async def run(request: Any, ctx: Context[Any], resolved: dict[str, Any]) -> Any:
             return await anyio.to_thread.run_sync(run_work, fn, request)

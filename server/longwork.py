@@ -27,7 +27,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context
 
 from genai_mcp.tools.errors import WorkCancelledError
-from genai_mcp.tools.priority import run_work
+from genai_mcp.tools.work import run_work
 from genai_mcp.tools.progress import Progress
 
 __all__ = ["PROGRESS_INTERVAL_SECONDS", "run_with_progress"]

@@ -7,8 +7,8 @@ import os
 import sys
 
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.tools import work
 from genai_mcp.tools.models.progress_bars import disable_progress_bars
-from genai_mcp.tools.priority import set_work_niceness
 
 __all__ = ["configure_process"]
 
@@ -24,16 +24,16 @@ def configure_process(settings: ServerSettings) -> None:
       is created, so clients may ask for levels below it (server/client_logs.py filters per client).
     - The model libraries' console progress bars are off (tools/models/progress_bars.py), set
       before they are imported (tools import them on first call) and on any already loaded.
-    - GENAI_MCP_WORK_NICENESS: model work runs in threads that many nice levels below the
-      protocol's (tools/priority.py), so a contended machine still answers initialize, tools/list
-      and cancellations promptly; the default 10 was chosen by bench/serving.py.
-    - GENAI_MCP_TORCH_THREADS: torch's threads per operation. torch reads OMP_NUM_THREADS when it
-      is first imported; a torch already loaded is set directly. On a shared machine fewer threads
-      than cores avoid spin-waiting oversubscription, and leave a core to the event loop.
+    - Model work (tools/work.py): GENAI_MCP_WORK_NICENESS nice levels below the protocol's
+      threads, so a contended machine still answers initialize, tools/list and cancellations
+      promptly; torch's threads per work item from the thread budget (torch's default while the
+      cores are free, fewer while other processes take them), unless GENAI_MCP_TORCH_THREADS fixes
+      the count. A fixed count also goes to OMP_NUM_THREADS (torch reads it when first imported)
+      and to a torch already loaded.
     """
     _configure_logging(settings.log_level)
     disable_progress_bars()  # a bar on stderr is noise in every host's output; loads are logged
-    set_work_niceness(settings.work_niceness)
+    work.configure(settings.work_niceness, settings.torch_threads)
     if settings.torch_threads is None:
         return
     os.environ["OMP_NUM_THREADS"] = str(settings.torch_threads)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 from genai_mcp.tools.errors import BusyError, GenAIError, InvalidInputError, WorkCancelledError
 from genai_mcp.tools.limits import limit
 from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask, LossPoint
-from genai_mcp.tools.priority import lower_this_thread
 from genai_mcp.tools.progress import Progress
+from genai_mcp.tools.work import run_work
 
 if TYPE_CHECKING:
     from genai_mcp.tools.lora.train import LossHook
@@ -202,7 +202,6 @@ class JobManager:
     # -- worker --------------------------------------------------------------------------------
 
     def _work(self) -> None:
-        lower_this_thread()  # training is model work: below the protocol's threads (tools/priority.py)
         while True:
             with self._changed:
                 while not self._queue and not self._closed:
@@ -221,7 +220,8 @@ class JobManager:
     def _run(self, job: _Job, run: Callable[[Progress, LossHook], LoraResult]) -> None:
         logger.info("job %s started: %s adapter %r", job.job_id, job.task, job.adapter)
         try:
-            result = run(functools.partial(self._progress, job), functools.partial(self._loss, job))
+            # Training is model work: at the work priority and thread budget (tools/work.py).
+            result = run_work(run, functools.partial(self._progress, job), functools.partial(self._loss, job))
         except WorkCancelledError as exc:
             self._end(job, "cancelled", str(exc))
         except GenAIError as exc:
