@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.diffusion.sampling import numpy_bridge_quiet
 from genai_mcp.tools.diffusion.schemas import SCHEDULERS
-from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, ModelUnavailableError
 from genai_mcp.tools.latent.schemas import (
     EditImageRequest,
     EditInfo,
@@ -77,8 +77,8 @@ def generate_image(
 
     limits = limits or LatentLimits()
     pipe, model_id = _loaded(request.model, models)
-    run = _per_call(AutoPipelineForText2Image, pipe, request)
     width, height = _checked(request, pipe, limits)
+    run = _per_call(AutoPipelineForText2Image, pipe, request, "text-to-image")
     tokens = _tokens(pipe, request.prompt), _tokens(pipe, request.negative_prompt)
     seeds, generators = _generators(request.seed, request.num_images)
     start = time.perf_counter()
@@ -113,8 +113,8 @@ def edit_image(
 
     limits = limits or LatentLimits()
     pipe, model_id = _loaded(request.model, models)
-    run = _per_call(AutoPipelineForImage2Image, pipe, request)
     width, height = _checked(request, pipe, limits)
+    run = _per_call(AutoPipelineForImage2Image, pipe, request, "image-to-image")
     tokens = _tokens(pipe, request.prompt), _tokens(pipe, request.negative_prompt)
     if int(request.steps * request.strength) < 1:  # diffusers would run an empty loop and fail in the UNet
         raise InvalidInputError(
@@ -169,8 +169,8 @@ def _loaded(model: str | None, models: ModelCache | None) -> tuple[Any, str]:
     return bundle.model, bundle.model_id
 
 
-def _per_call(auto: Any, pipe: Any, request: GenerateImageRequest | EditImageRequest) -> Any:
-    """A pipeline of `auto`'s kind over the loaded components, with a scheduler of its own."""
+def _per_call(auto: Any, pipe: Any, request: GenerateImageRequest | EditImageRequest, kind: str) -> Any:
+    """A `kind` pipeline (`auto`: its AutoPipeline) over the loaded components, with a scheduler of its own."""
     import diffusers
 
     chosen: Any = (
@@ -190,8 +190,10 @@ def _per_call(auto: Any, pipe: Any, request: GenerateImageRequest | EditImageReq
     scheduler.set_timesteps = set_timesteps
     try:
         run = auto.from_pipe(pipe, scheduler=scheduler)
-    except ValueError as exc:  # no image-to-image sibling of this pipeline class
-        raise InvalidInputError(f"{type(pipe).__name__} has no {auto.__name__[15:]} form: {exc}") from None
+    except ValueError as exc:  # diffusers has no `kind` sibling of this pipeline class
+        raise ModelUnavailableError(
+            f"{type(pipe).__name__} has no {kind} form in diffusers: {first_line(exc)}"
+        ) from None
     run.set_progress_bar_config(disable=True)
     return run
 
