@@ -198,7 +198,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
             preview=preview([out.image]),
         )
 
-    def frames(out: latent.Frames) -> dict[str, Any]:
+    def frames(out: latent.Frames[Any]) -> dict[str, Any]:
         return {
             **out.info.model_dump(),
             "images": stored(out.images, "latent-frame"),
