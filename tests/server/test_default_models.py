@@ -117,6 +117,7 @@ def test_descriptions_name_the_chosen_defaults_and_only_there(tmp_path: Path) ->
         zero_shot_model="openai/clip-vit-base-patch32",
         text_model="Qwen/Qwen2.5-0.5B-Instruct",
         diffusion_model="google/ddpm-cifar10-32",
+        latent_model="stabilityai/sd-turbo",
         embedding_model="sentence-transformers/all-mpnet-base-v2",
         reranker_model="cross-encoder/ms-marco-MiniLM-L-6-v2",
     )
@@ -125,6 +126,7 @@ def test_descriptions_name_the_chosen_defaults_and_only_there(tmp_path: Path) ->
     changed = {where for where in before if before[where] != after[where]}
     assert changed == {
         ("classify_image", ""),
+        ("attention_map", ""),  # its default ViT
         ("zero_shot_classify", ""),
         ("generate_text", ""),
         ("generate_text", "model"),
@@ -133,6 +135,9 @@ def test_descriptions_name_the_chosen_defaults_and_only_there(tmp_path: Path) ->
         ("sample_images", ""),
         ("sample_images", "model"),
         ("denoise_image", "model"),
+        ("generate_image", ""),
+        *((tool, "model") for tool in ("generate_image", "edit_image", "encode_image", "decode_latent")),
+        *((tool, "model") for tool in ("interpolate_images", "latent_arithmetic")),
         ("rag_index", ""),
         ("rag_index", "embedding_model"),
         ("rag_search", ""),
