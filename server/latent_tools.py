@@ -215,6 +215,7 @@ def register(tools: ToolPublisher, state: ServerState) -> None:
         return latent.InterpolateResult(**frames(out))
 
     def latent_arithmetic(request: latent.ArithmeticRequest, progress: Progress) -> latent.ArithmeticResult:
+        latent.check_arithmetic(request, limits)  # before any image is decoded
         base = load_image(request.image, policy)
         set_a = [load_image(x, policy) for x in request.set_a]
         set_b = [load_image(x, policy) for x in request.set_b]

@@ -253,6 +253,12 @@ def test_listed_with_schemas_annotations_and_refusals_that_name_settings(
             frames = {"image_a": image, "image_b": image, "frames": 33}
             assert "GENAI_MCP_LATENT_MAX_FRAMES" in await refusal("interpolate_images", frames)
             assert "unknown argument" in await refusal("generate_image", {"prompt": "x", "step": 3})
+            many = {
+                "image": image,
+                "set_a": ["not an image"] * 17,
+                "set_b": [image],
+            }  # refused before decoding
+            assert "GENAI_MCP_LATENT_MAX_SET_IMAGES" in await refusal("latent_arithmetic", many)
             assert "equal lengths" in await refusal(
                 "decode_latent", {"latent": [[[0.0, 1.0]], [[0.0]], [[0.0]], [[0.0]]]}
             )

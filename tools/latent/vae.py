@@ -44,6 +44,7 @@ __all__ = [
     "Decoded",
     "Encoded",
     "Frames",
+    "check_arithmetic",
     "decode_latent",
     "encode_image",
     "interpolate_images",
@@ -171,12 +172,7 @@ def latent_arithmetic(
 ) -> Frames[ArithmeticInfo]:
     """D(mu + alpha d) for each alpha, d = mean mu(set_a) - mean mu(set_b)."""
     limits = limits or LatentLimits()
-    _check_frames(len(request.alphas), limits, what="alphas")
-    for name, group in (("set_a", set_a), ("set_b", set_b)):
-        if len(group) > limits.max_set_images:
-            raise LimitExceededError(
-                f"{name}'s images", len(group), limits.max_set_images, "latent.max_set_images"
-            )
+    check_arithmetic(request, limits)
     vae = autoencoder(request.model, models)
     (z,) = _means(vae, [image], limits)
     direction = _means(vae, set_a, limits).mean(0) - _means(vae, set_b, limits).mean(0)
@@ -191,6 +187,16 @@ def latent_arithmetic(
         height=vae.size[1],
     )
     return _frames(_decode_each(vae, [z + alpha * direction for alpha in request.alphas], progress), info)
+
+
+def check_arithmetic(request: ArithmeticRequest, limits: LatentLimits) -> None:
+    """latent_arithmetic's count limits, which a caller can check before decoding any image."""
+    _check_frames(len(request.alphas), limits, what="alphas")
+    for name, group in (("set_a", request.set_a), ("set_b", request.set_b)):
+        if len(group) > limits.max_set_images:
+            raise LimitExceededError(
+                f"{name}'s images", len(group), limits.max_set_images, "latent.max_set_images"
+            )
 
 
 def lerp(a: Any, b: Any, t: float) -> Any:
