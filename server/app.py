@@ -30,6 +30,7 @@ from genai_mcp.server import (
     rag_resources,
     rag_tools,
     text_tools,
+    tool_listing,
     vision_tools,
 )
 from genai_mcp.server.adapters import ToolPublisher
@@ -83,6 +84,7 @@ def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPSe
     )
 
     client_logs.install(server)  # the `logging` capability: records go to clients that ask
+    tool_listing.install(server)  # tools/list serialized once, not per request
 
     @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]
     async def health(request: Request) -> Response:
