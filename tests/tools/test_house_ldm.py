@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from genai_mcp.tools.house import HOUSE_MODELS
+from genai_mcp.tools.house import HOUSE_DIR
+from genai_mcp.tools.models.resolve import resolve_model
 
 REPO = Path(__file__).resolve().parents[2]
-LDM = HOUSE_MODELS["house/ldm-digits"].path
-CLIP = HOUSE_MODELS["house/clip-digits"].path
+LDM = HOUSE_DIR / "ldm-digits"  # house/ldm-digits
+CLIP = HOUSE_DIR / "clip-digits"
 
 
 def ldm_eval() -> ModuleType:
@@ -42,6 +43,12 @@ def metrics() -> dict[str, Any]:
 def pipelines() -> tuple[Any, Any]:
     result: tuple[Any, Any] = ldm_eval().load_pipelines(LDM)
     return result
+
+
+def test_the_house_name_resolves_to_the_shipped_folder() -> None:
+    resolved = resolve_model("text-to-image", "house/ldm-digits")
+    assert (resolved.source, Path(resolved.ref)) == ("house", LDM)
+    assert resolve_model("text-to-image", None).model_id == "house/ldm-digits"  # the task's default
 
 
 def test_the_folder_is_a_standard_stable_diffusion_pipeline_on_the_house_clip_text_tower() -> None:
