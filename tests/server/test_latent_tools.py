@@ -253,6 +253,12 @@ def test_listed_with_schemas_annotations_and_refusals_that_name_settings(
             frames = {"image_a": image, "image_b": image, "frames": 33}
             assert "GENAI_MCP_LATENT_MAX_FRAMES" in await refusal("interpolate_images", frames)
             assert "unknown argument" in await refusal("generate_image", {"prompt": "x", "step": 3})
+            for tool, args in (("generate_image", {"prompt": "x"}), ("encode_image", {"image": image})):
+                offline = await refusal(tool, {**args, "model": "stabilityai/sd-turbo"})  # nothing downloads
+                assert (
+                    "not in the local Hugging Face cache" in offline
+                    and "GENAI_MCP_ALLOW_DOWNLOADS" in offline
+                )
             many = {
                 "image": image,
                 "set_a": ["not an image"] * 17,
