@@ -543,7 +543,9 @@ def _house_outputs(bundle: ModelBundle) -> Any:
             return bundle.model(ids).logits
         if bundle.task == "text-to-image":  # a pipeline: one UNet call on the prompt's embeddings
             pipe = bundle.model
-            ids = pipe.tokenizer("a handwritten digit seven", padding="max_length", return_tensors="pt").input_ids
+            ids = pipe.tokenizer(
+                "a handwritten digit seven", padding="max_length", return_tensors="pt"
+            ).input_ids
             unet = pipe.unet.config
             latents = torch.randn(1, unet.in_channels, unet.sample_size, unet.sample_size)
             return pipe.unet(latents, 10, encoder_hidden_states=pipe.text_encoder(ids)[0]).sample
