@@ -7,9 +7,9 @@
 Writes a StableDiffusionPipeline folder (model_index.json, vae/, text_encoder/, tokenizer/, unet/,
 scheduler/): a small AutoencoderKL (16x16 RGB digits <-> 4x4x4 latents), the house CLIP's text tower
 and tokenizer unchanged and frozen (tools/house_models/clip-digits, train it first), a cross-attention
-UNet2DConditionModel (EMA weights) and a v-prediction DDIM scheduler. Then the card's figures
-(scripts/_ldm_eval.py): prompt adherence judged by the house ViT and a pixel 3-NN, image-to-image
-adherence, VAE reconstruction error.
+UNet2DConditionModel (EMA weights) and a v-prediction DDIM scheduler (built in scripts/_ldm_layout.py).
+Then the card's figures (scripts/_ldm_eval.py): prompt adherence judged by the house ViT and a pixel
+3-NN, image-to-image adherence, VAE reconstruction error.
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
-from pathlib import Path
 from typing import Any
 
 import _house_common as common
 import _ldm_card
 import _ldm_eval
+import _ldm_layout
 import train_clip
 
 FOLDER = "ldm-digits"
 SEED = 0
-CLIP_DIR = common.HOUSE_MODELS_DIR / "clip-digits"
 VAE: dict[str, Any] = {
     "block_out_channels": (32, 64, 64),
     "layers_per_block": 1,
@@ -65,63 +63,6 @@ UNET: dict[str, Any] = {
 }
 COMMON: dict[str, Any] = {"schedule": "linear warm-up, then cosine decay to 0", "grad_clip": 1.0}
 QUICK_STEPS = 3
-
-
-def build_components() -> tuple[Any, Any, Any, Any, Any]:
-    """(vae, text_encoder, tokenizer, unet, scheduler); the text tower carries the house CLIP's weights."""
-    import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from safetensors.torch import load_file
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    vae_cls: Any = AutoencoderKL  # diffusers is untyped
-    vae = vae_cls(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        block_out_channels=VAE["block_out_channels"],
-        layers_per_block=VAE["layers_per_block"],
-        latent_channels=VAE["latent_channels"],
-        norm_num_groups=VAE["norm_num_groups"],
-        sample_size=16,
-    )
-    # Built from the CLIP's text config and weights rather than from_pretrained on the CLIP folder,
-    # so no load-time keys (paths, "is_local") end up in the saved config.
-    clip_config = json.loads((CLIP_DIR / "config.json").read_text(encoding="utf-8"))
-    text_config = {k: v for k, v in clip_config["text_config"].items() if k != "model_type"}
-    text_encoder: Any = CLIPTextModel(CLIPTextConfig(**text_config))
-    weights = load_file(str(CLIP_DIR / "model.safetensors"))
-    prefix = "text_model."
-    text_encoder.load_state_dict({k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)})
-    text_encoder.eval().requires_grad_(False)
-    tokenizer: Any = CLIPTokenizer.from_pretrained(CLIP_DIR)
-    unet_cls: Any = UNet2DConditionModel
-    unet = unet_cls(
-        sample_size=UNET["sample_size"],
-        in_channels=VAE["latent_channels"],
-        out_channels=VAE["latent_channels"],
-        down_block_types=UNET["down_block_types"],
-        up_block_types=UNET["up_block_types"],
-        mid_block_type="UNetMidBlock2DCrossAttn",
-        cross_attention_dim=text_config["hidden_size"],
-        attention_head_dim=UNET["attention_head_dim"],
-        norm_num_groups=UNET["norm_num_groups"],
-        block_out_channels=UNET["block_out_channels"],
-        layers_per_block=UNET["layers_per_block"],
-    )
-    # steps_offset 1 and clip_sample False: the SD pipeline rewrites other values with a warning.
-    scheduler_cls: Any = DDIMScheduler
-    scheduler = scheduler_cls(
-        num_train_timesteps=UNET["train_timesteps"],
-        beta_schedule=UNET["beta_schedule"],
-        prediction_type=UNET["prediction_type"],
-        clip_sample=False,
-        steps_offset=1,
-        timestep_spacing="trailing",
-    )
-    torch.manual_seed(SEED)
-    return vae, text_encoder, tokenizer, unet, scheduler
 
 
 def training_pixels(quick: bool) -> tuple[Any, Any]:
@@ -280,27 +221,6 @@ def train_unet(
     return ema, running
 
 
-def save(out: Path, vae: Any, text_encoder: Any, tokenizer: Any, unet: Any, scheduler: Any) -> None:
-    from diffusers import StableDiffusionPipeline
-
-    pipeline_cls: Any = StableDiffusionPipeline
-    pipe = pipeline_cls(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        image_encoder=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(out)
-    # The tokenizer files byte for byte as the house CLIP ships them: the same tokenizer, unchanged.
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copyfile(CLIP_DIR / name, out / "tokenizer" / name)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -312,7 +232,7 @@ def main() -> None:
 
     import torch
 
-    vae, text_encoder, tokenizer, unet, scheduler = build_components()
+    vae, text_encoder, tokenizer, unet, scheduler = _ldm_layout.build_components(VAE, UNET)
     generator = torch.Generator().manual_seed(SEED)
     x, labels = training_pixels(args.quick)
     vae_steps = QUICK_STEPS if args.quick else VAE["steps"]
@@ -327,7 +247,7 @@ def main() -> None:
         captions, empty = caption_embeddings(text_encoder, tokenizer)
         data = (means, stds, latent_labels, captions, empty, scaling)
         ema, unet_loss = train_unet(unet, scheduler.config, data, unet_steps, generator)
-    save(out, vae, text_encoder, tokenizer, ema, scheduler)
+    _ldm_layout.save(out, vae, text_encoder, tokenizer, ema, scheduler)
     print(f"saved {out}; measuring", flush=True)
 
     metrics = {
