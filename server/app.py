@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import RequestStateSecurity
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -72,6 +73,11 @@ def build_server(settings: ServerSettings, *, http: bool = False) -> tuple[MCPSe
             "token_verifier": StaticTokenVerifier(settings.tokens),
             "auth": auth_settings(public_url(settings)),
         }
+    if settings.request_state_keys:
+        # Shared keys let any replica open the request state another one sealed (README, Scaling out);
+        # without them the SDK seals with a key of this process alone.
+        secrets = [k.get_secret_value() for k in settings.request_state_keys]
+        auth_kwargs["request_state_security"] = RequestStateSecurity(keys=secrets)
     state = ServerState.from_settings(settings)
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,

@@ -32,6 +32,11 @@ def add_serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--token-file", type=Path, help="file with one bearer token per line (or GENAI_MCP_TOKENS)"
     )
     p.add_argument(
+        "--request-state-key-file",
+        type=Path,
+        help="file with one request-state key per line, shared by every replica (or GENAI_MCP_REQUEST_STATE_KEYS)",
+    )
+    p.add_argument(
         "--allow-unauthenticated",
         action="store_true",
         default=None,

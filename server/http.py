@@ -158,6 +158,12 @@ def serve_http(settings: ServerSettings) -> None:
     app = build_http_app(settings)
     auth = f"bearer auth ({len(settings.tokens)} token(s))" if settings.tokens else "NO authentication"
     logger.info("genai-mcp on %s/mcp with %s", public_url(settings), auth)
+    if not settings.request_state_keys:
+        logger.warning(
+            "no GENAI_MCP_REQUEST_STATE_KEYS: request state is sealed with a key of this process only, so "
+            "behind a load balancer a sampling or elicitation round that reaches another replica (or this "
+            "one after a restart) fails with 'Invalid or expired requestState'"
+        )
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on"
     )

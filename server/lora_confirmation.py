@@ -2,9 +2,12 @@
 
 A client that can show a form (form elicitation) is always asked, whatever `confirm` says: an LLM
 must not be able to skip its user's confirmation. The form shows the plan (trainable parameters
-and their share, steps, estimated time) and lets the user change the step count and learning rate
-before accepting. The question is a pure function of the plan, so it is worded identically on the
-retry round of a 2026-07-28 call (and on every replica), as the SDK requires to accept the answer.
+and their share, steps) and lets the user change the step count and learning rate before accepting.
+The question is a pure function of the request and the model, so it is worded identically on the
+retry round of a 2026-07-28 call and on every replica, as the SDK requires to accept the answer. The
+time estimate stays out of it: it is measured (one timed step) on whichever replica prepares the
+job, so a retry round on another replica would word it differently and be asked again; it is in
+the plan the result and job_status return.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pydantic import BaseModel, Field, create_model
 
 from genai_mcp.tools import lora
 
-__all__ = ["NotAsked", "answered", "can_elicit", "confirmation", "duration"]
+__all__ = ["NotAsked", "answered", "can_elicit", "confirmation"]
 
 
 class NotAsked(BaseModel):
@@ -57,16 +60,8 @@ def _message(plan: lora.LoraPlan) -> str:
         f"alpha {plan.alpha:g}, modules {', '.join(plan.target_modules)}).\n"
         f"Data: {plan.train_examples} training and {plan.eval_examples} held-out examples{labels}.\n"
         f"{plan.steps} steps of batch {plan.batch_size} (about {plan.epochs:.3g} epochs) at learning rate "
-        f"{plan.learning_rate:g}: about {duration(plan.estimated_seconds)} on this server."
+        f"{plan.learning_rate:g}."
     )
-
-
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(seconds, 1):.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def answered(form: BaseModel) -> tuple[int | None, float | None]:

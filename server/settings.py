@@ -30,7 +30,14 @@ from pydantic_core import PydanticCustomError
 from genai_mcp.server.limits import ENV_PREFIX, SETTINGS
 from genai_mcp.tools.limits import defaults
 
-__all__ = ["ENV_PREFIX", "MIN_TOKEN_LENGTH", "ServerSettings", "SettingsError", "is_loopback"]
+__all__ = [
+    "ENV_PREFIX",
+    "MIN_REQUEST_STATE_KEY_BYTES",
+    "MIN_TOKEN_LENGTH",
+    "ServerSettings",
+    "SettingsError",
+    "is_loopback",
+]
 
 
 # Short bearer tokens are guessable; refusing them at start-up beats finding out from an access log.
@@ -38,6 +45,14 @@ MIN_TOKEN_LENGTH = 16
 _SHORT_TOKEN = (
     "{token} is shorter than {limit} characters; use a random one, e.g. "
     "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+
+
+# The SDK's AES-GCM request-state codec derives its key from at least 32 bytes of secret.
+MIN_REQUEST_STATE_KEY_BYTES = 32
+_SHORT_KEY = (
+    "{key} is shorter than {limit} bytes; use a random one, e.g. "
+    "python -c 'import secrets; print(secrets.token_hex(32))'"
 )
 
 
@@ -65,6 +80,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _secrets_from_file(path: Path | None, kind: str, min_length: int, short: str) -> list[SecretStr]:
+    """The secrets of `path`, one a line (blank lines and #-comments skipped), each checked for length."""
+    if path is None:
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {kind} file {path}: {exc.strerror}") from None
+    secrets: list[SecretStr] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if len(line.strip().encode("utf-8")) < min_length:
+            where = f"the {kind} on line {number} of {path}"
+            raise SettingsError(short.format(token=where, key=where, limit=min_length))
+        secrets.append(SecretStr(line.strip()))
+    if not secrets:
+        raise SettingsError(f"{kind} file {path} holds no {kind} (one per line)")
+    return secrets
+
+
 class ServerSettings(BaseModel):
     """How `genai-mcp serve` runs. Each field `x` is also read from the variable GENAI_MCP_X."""
 
@@ -89,6 +125,15 @@ class ServerSettings(BaseModel):
         None, description="Base URL clients use to reach the server (for OAuth resource metadata)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # The secret that seals a tool call's request state between its rounds (Resolve: sampling,
+    # elicitation) on 2026-07-28; replicas behind one load balancer must share it (README, Scaling out).
+    request_state_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Request-state keys (env: comma-separated); the first seals, every one opens",
+    )
+    request_state_key_file: Path | None = Field(
+        None, description="File with one request-state key per line, after those of REQUEST_STATE_KEYS"
+    )
 
     # Streamable HTTP: the request body limit and the event store that makes SSE streams resumable
     max_request_bytes: int | None = Field(
@@ -274,7 +319,7 @@ class ServerSettings(BaseModel):
         None, description="Device for the embedding model (cpu, cuda, cuda:N); default: the device setting"
     )
 
-    @field_validator("tokens", mode="before")
+    @field_validator("tokens", "request_state_keys", mode="before")
     @classmethod
     def _split_tokens(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -290,6 +335,15 @@ class ServerSettings(BaseModel):
                 context = {"token": f"token #{i}", "limit": MIN_TOKEN_LENGTH}
                 raise PydanticCustomError("token_too_short", _SHORT_TOKEN, context)
         return tokens
+
+    @field_validator("request_state_keys")
+    @classmethod
+    def _long_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for i, key in enumerate(keys, 1):
+            if len(key.get_secret_value().encode("utf-8")) < MIN_REQUEST_STATE_KEY_BYTES:
+                context = {"key": f"request-state key #{i}", "limit": MIN_REQUEST_STATE_KEY_BYTES}
+                raise PydanticCustomError("request_state_key_too_short", _SHORT_KEY, context)
+        return keys
 
     @field_validator(
         "classifier_model",
@@ -390,26 +444,14 @@ class ServerSettings(BaseModel):
             )
             raise SettingsError(f"invalid settings: {problems}") from None
         settings.tokens = settings.tokens + settings._tokens_from_file()
+        keys = _secrets_from_file(
+            settings.request_state_key_file, "request-state key", MIN_REQUEST_STATE_KEY_BYTES, _SHORT_KEY
+        )
+        settings.request_state_keys = settings.request_state_keys + keys
         return settings
 
     def _tokens_from_file(self) -> list[SecretStr]:
-        if self.token_file is None:
-            return []
-        try:
-            lines = self.token_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise SettingsError(f"cannot read token file {self.token_file}: {exc.strerror}") from None
-        tokens: list[SecretStr] = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            if len(line.strip()) < MIN_TOKEN_LENGTH:
-                where = f"the token on line {number} of {self.token_file}"
-                raise SettingsError(_SHORT_TOKEN.format(token=where, limit=MIN_TOKEN_LENGTH))
-            tokens.append(SecretStr(line.strip()))
-        if not tokens:
-            raise SettingsError(f"token file {self.token_file} holds no token (one per line)")
-        return tokens
+        return _secrets_from_file(self.token_file, "token", MIN_TOKEN_LENGTH, _SHORT_TOKEN)
 
     @property
     def outputs_dir(self) -> Path:
