@@ -53,11 +53,14 @@ def test_the_house_name_resolves_to_the_shipped_folder() -> None:
 
 def test_the_folder_is_a_standard_stable_diffusion_pipeline_on_the_house_clip_text_tower() -> None:
     import torch
-    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+    from diffusers import AutoPipelineForImage2Image, StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
     from safetensors.torch import load_file
 
     t2i, i2i = pipelines()
     assert (type(t2i), type(i2i)) == (StableDiffusionPipeline, StableDiffusionImg2ImgPipeline)
+    direct: Any = AutoPipelineForImage2Image.from_pretrained(LDM, dtype=torch.float32)  # not only from_pipe
+    assert direct.vae.config.scaling_factor == t2i.vae.config.scaling_factor
+    assert isinstance(direct, StableDiffusionImg2ImgPipeline)
     assert t2i.safety_checker is None and t2i.feature_extractor is None
     assert t2i.unet.config.sample_size * t2i.vae_scale_factor == 16  # the default size
     assert t2i.tokenizer.model_max_length == 32
