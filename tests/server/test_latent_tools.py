@@ -275,6 +275,11 @@ def test_listed_with_schemas_annotations_and_refusals_that_name_settings(
             assert meta["model"] == "house/ldm-digits" and (meta["width"], meta["height"]) == (16, 16)
             meta, _, _ = blocks(await client.call_tool("encode_image", {"image": image}))
             assert meta["model"] == "house/ldm-digits" and meta["shape"] == [4, 4, 4]
+            # Eight 16 px frames in a row: the strip's preview is grown to be seen (3x, 405 x 48 px).
+            strip = {"image_a": image, "image_b": image, "frames": 8}
+            meta, preview, _ = blocks(await client.call_tool("interpolate_images", strip))
+            assert (meta["strip"]["width"], meta["strip"]["height"]) == (8 * 17 - 1, 16)
+            assert png(base64.b64decode(preview.data)).size == (405, 48) == (meta["preview"]["width"], 48)
 
     anyio.run(main)
 

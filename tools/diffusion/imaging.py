@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["Preview", "from_images", "grid_preview", "mse", "to_images"]
 
 _PREVIEW_TARGET_SIDE = 256  # tiny images are upscaled (nearest) towards this so a person can see them
+_PREVIEW_MIN_SHORT = 64  # and a wide strip further (within max_side), towards this short side
 _GAP = 1  # pixels between grid cells
 
 
@@ -68,8 +69,9 @@ def grid_preview(
 ) -> Preview:
     """A PNG grid of `images` at most `max_side` pixels a side and `max_bytes` bytes.
 
-    Tiny images are upscaled by a whole factor (nearest neighbour) towards 256 px; a grid that is
-    too large, in pixels or in bytes, is scaled down until it fits.
+    Tiny images are upscaled by a whole factor (nearest neighbour) towards 256 px on the long side,
+    a wide strip further (up to `max_side`) towards 64 px on its short side; a grid that is too
+    large, in pixels or in bytes, is scaled down until it fits.
     """
     from PIL import Image as PILImage
 
@@ -81,8 +83,10 @@ def grid_preview(
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
         grid.paste(im.convert(mode), (c * (w + _GAP), r * (h + _GAP)))
-    side = max(grid.size)
+    side, short = max(grid.size), min(grid.size)
     factor = max(1, min(_PREVIEW_TARGET_SIDE, max_side) // side)
+    if short * factor < _PREVIEW_MIN_SHORT:  # a strip of tiny frames: grow it up to max_side to be seen
+        factor = max(factor, min(-(-_PREVIEW_MIN_SHORT // short), max_side // side))
     if factor > 1:
         grid = grid.resize((grid.width * factor, grid.height * factor), PILImage.Resampling.NEAREST)
     scale = min(1.0, max_side / max(grid.size))
