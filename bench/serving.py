@@ -188,7 +188,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     load = os.getloadavg()
     for scenario in args.scenarios.split(","):
-        for busy in (0, args.busy):
+        for busy in sorted({0, args.busy}):
             order = values if len(runs) % 2 == 0 else values[::-1]
             for niceness in order:
                 run = run_one(scenario, niceness, busy, args)

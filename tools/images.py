@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
+from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError
 from genai_mcp.tools.limits import limit
 from genai_mcp.tools.paths import NoSuchPathError, resolve_under_roots
 
@@ -58,6 +58,7 @@ __all__ = [
     "ImagePolicy",
     "decode_image",
     "load_image",
+    "load_images",
 ]
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,19 @@ def load_image(spec: str, policy: ImagePolicy) -> Image:
                 raise
             return decode_image(data, policy)
     return decode_image(_base64_bytes(text, policy), policy)
+
+
+def load_images(specs: list[str], policy: ImagePolicy) -> list[Image]:
+    """load_image of each spec; with several, a refusal says which image (counting from 0)."""
+    images = []
+    for i, spec in enumerate(specs):
+        try:
+            images.append(load_image(spec, policy))
+        except GenAIError as exc:
+            if len(specs) > 1:
+                exc.args = (f"image {i} (counting from 0): {exc}",)
+            raise
+    return images
 
 
 def decode_image(data: bytes, policy: ImagePolicy) -> Image:

@@ -25,8 +25,8 @@ from genai_mcp.tools.anatomy.schemas import (
     AttentionMapRequest,
     ImageAttention,
 )
-from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError, ModelUnavailableError
-from genai_mcp.tools.images import ImagePolicy, load_image
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, ModelUnavailableError
+from genai_mcp.tools.images import ImagePolicy, load_images
 from genai_mcp.tools.models import LoadRequest, ModelBundle, ModelCache, default_cache
 from genai_mcp.tools.progress import Progress
 
@@ -70,7 +70,7 @@ def attention_maps(
         raise LimitExceededError(
             "the number of images in one attention_map call", len(specs), most, "anatomy.max_images"
         )
-    images = _decode(specs, policy or ImagePolicy())
+    images = load_images(specs, policy or ImagePolicy())
     bundle = _eager(request.task, request.model, models)
     net, processor = _vision(bundle)
     patch = _patch_size(net.config, bundle.model_id)
@@ -227,15 +227,3 @@ def _distances(weights: Any, apart: Any) -> Any:
     """(L, H) mean over queries of the renormalised attention-weighted distance; weights (L, H, N, N)."""
     w = weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)
     return (w * apart).sum(-1).mean(-1)
-
-
-def _decode(specs: list[str], policy: ImagePolicy) -> list[Image]:
-    images = []
-    for i, spec in enumerate(specs):
-        try:
-            images.append(load_image(spec, policy))
-        except GenAIError as exc:
-            if len(specs) > 1:
-                exc.args = (f"image {i} (counting from 0): {exc}",)
-            raise
-    return images

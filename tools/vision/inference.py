@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from genai_mcp.tools.errors import GenAIError, InvalidInputError, LimitExceededError, ModelUnavailableError
-from genai_mcp.tools.images import ImagePolicy, load_image
+from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, ModelUnavailableError
+from genai_mcp.tools.images import ImagePolicy, load_images
 from genai_mcp.tools.models import ModelBundle, ModelCache, load_model
 from genai_mcp.tools.models.batching import ForwardBatcher
 from genai_mcp.tools.vision.schemas import (
@@ -152,15 +152,7 @@ def _decode_all(image: str | list[str], policy: ImagePolicy, max_batch: int) -> 
         raise LimitExceededError(
             "the number of images in one call", len(specs), max_batch, "vision.max_batch"
         )
-    images = []
-    for i, spec in enumerate(specs):
-        try:
-            images.append(load_image(spec, policy))
-        except GenAIError as exc:
-            if len(specs) > 1:
-                exc.args = (f"image {i} (counting from 0): {exc}",)
-            raise
-    return images
+    return load_images(specs, policy)
 
 
 def _classifier(
