@@ -27,8 +27,8 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context
 
 from genai_mcp.tools.errors import WorkCancelledError
-from genai_mcp.tools.work import run_work
 from genai_mcp.tools.progress import Progress
+from genai_mcp.tools.work import rebudget, run_work
 
 __all__ = ["PROGRESS_INTERVAL_SECONDS", "run_with_progress"]
 
@@ -58,6 +58,7 @@ async def run_with_progress(
         if cancelled.is_set():
             raise WorkCancelledError(f"cancelled by the caller after {done} of {total} steps")
         latest[:] = [(done, total, message)]  # one slice assignment: atomic under the GIL
+        rebudget()  # its torch threads, revisited now and then (tools/work.py)
 
     if ctx is None:
         return await _run(work, on_step, cancelled)

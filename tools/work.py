@@ -19,9 +19,13 @@ needs. So unless an operator fixes the count, each work item starts with `thread
 torch's default while the cores are otherwise free, fewer as other runnable tasks (the kernel's
 count in /proc/loadavg, less this process's running work) take them, one at least. The count is set
 in the work thread itself: under OpenMP it is a per-thread setting, read when an operation starts.
+Long work revisits its count as it goes (`rebudget()` from its steps, at most every 0.25 s): a
+sample that took both cores of an idle machine gives one back when a second call arrives, and takes
+it again once that call is done.
 
     configure(niceness, torch_threads)   process-wide; torch_threads None: the budget decides
     run_work(fn, *args)                  fn(*args) as work, with the caller's contextvars; blocks
+    rebudget()                           from a step of running work: its count, revisited
     lower_this_thread()                  raise the calling thread's niceness to the work niceness
     thread_budget()                      threads the next work item gets
 """
@@ -33,11 +37,20 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["budget", "configure", "lower_this_thread", "run_work", "thread_budget", "work_niceness"]
+__all__ = [
+    "budget",
+    "configure",
+    "lower_this_thread",
+    "rebudget",
+    "run_work",
+    "thread_budget",
+    "work_niceness",
+]
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -45,6 +58,7 @@ logger = logging.getLogger(__name__)
 # As many as anyio lets run at once (its default limiter): every call that is in a worker thread
 # must be able to reach a work thread, or concurrent calls would queue here and never batch.
 _POOL_THREADS = 40
+REBUDGET_SECONDS = 0.25
 _LINUX = sys.platform.startswith("linux")
 
 _niceness = 0
@@ -53,6 +67,7 @@ _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 _running_threads = 0  # torch threads of the work items running now
 _full: int | None = None  # torch's own count (OMP_NUM_THREADS, or one per core), before any budget
+_here = threading.local()  # .threads: the count of the work running in this thread; .checked: when
 
 
 def configure(niceness: int = 0, torch_threads: int | None = None) -> None:
@@ -91,8 +106,9 @@ def budget(cores: int, full: int, runnable: int, ours: int) -> int:
     return max(1, min(full, cores - others - ours))
 
 
-def thread_budget() -> int:
-    """The fixed count if there is one; else up to torch's own count (known once torch has run work)."""
+def thread_budget(mine: int = 0) -> int:
+    """The fixed count if there is one; else up to torch's own count (known once torch has run work),
+    for new work (`mine` 0) or for running work that holds `mine` threads."""
     if _fixed_threads is not None:
         return _fixed_threads
     cores = os.cpu_count() or 1
@@ -104,7 +120,28 @@ def thread_budget() -> int:
             runnable = int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return full
-    return budget(cores, full, runnable, _running_threads)
+    # Running work's own threads are among the runnable: all but the caller, which budget() counts.
+    return budget(cores, full, runnable - max(0, mine - 1), _running_threads - mine)
+
+
+def rebudget() -> None:
+    """From a step of running work (in its thread): revisit its torch threads, at most every
+    REBUDGET_SECONDS; a no-op outside work, with a fixed count, or before torch has run work."""
+    global _running_threads
+    mine: int = getattr(_here, "threads", 0)
+    if not mine or _fixed_threads is not None:
+        return
+    now = time.monotonic()
+    if now - _here.checked < REBUDGET_SECONDS:
+        return
+    _here.checked = now
+    with _lock:
+        threads = thread_budget(mine)
+        if threads == mine:
+            return
+        _running_threads += threads - mine
+    _here.threads = threads
+    sys.modules["torch"].set_num_threads(threads)
 
 
 def run_work(fn: Callable[..., T], *args: Any) -> T:
@@ -120,21 +157,23 @@ def run_work(fn: Callable[..., T], *args: Any) -> T:
 def _as_work(fn: Callable[..., T], *args: Any) -> T:
     global _running_threads, _full
     torch = sys.modules.get("torch")  # work that imports torch itself gets torch's own count once
-    threads = 0
-    if torch is not None:
-        with _lock:
-            if _full is None:
-                _full = int(torch.get_num_threads())
-            threads = thread_budget()
-            _running_threads += threads
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+    outer = getattr(_here, "threads", 0), getattr(_here, "checked", 0.0)
+    if torch is None or outer[0]:  # work inside work keeps the outer count
+        return fn(*args)
+    with _lock:
+        if _full is None:
+            _full = int(torch.get_num_threads())
+        threads = thread_budget()
+        _running_threads += threads
+    _here.threads, _here.checked = threads, time.monotonic()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
     try:
         return fn(*args)
     finally:
-        if threads:
-            with _lock:
-                _running_threads -= threads
+        with _lock:
+            _running_threads -= _here.threads  # rebudget may have changed it
+        _here.threads, _here.checked = outer
 
 
 def _work_pool() -> ThreadPoolExecutor:

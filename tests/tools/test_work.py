@@ -116,3 +116,40 @@ def test_bad_settings_are_refused() -> None:
         work.configure(niceness=20)
     with pytest.raises(ValueError, match="at least 1"):
         work.configure(torch_threads=0)
+
+
+REBUDGET = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    import torch
+    from genai_mcp.tools import work
+
+    work.REBUDGET_SECONDS = 0.0
+    seen = []
+
+    def long_work():
+        seen.append(torch.get_num_threads())  # the start: whatever the machine allowed
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count())]
+        try:
+            time.sleep(0.5)
+            work.rebudget()  # a step, with every core now taken by others
+            seen.append(torch.get_num_threads())
+        finally:
+            for hog in hogs:
+                hog.kill()
+        return seen
+
+    assert work.run_work(long_work)[-1] == 1, seen
+    assert work._running_threads == 0  # the item's threads, as rebudget left them, handed back
+    print("ok")
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/loadavg is Linux's")
+def test_running_work_gives_back_threads_when_others_arrive() -> None:
+    child(REBUDGET, OMP_NUM_THREADS=str(max(2, os.cpu_count() or 2)))
+
+
+def test_rebudget_outside_work_does_nothing() -> None:
+    work.rebudget()

@@ -34,7 +34,7 @@ from genai_mcp.tools.errors import BusyError, GenAIError, InvalidInputError, Wor
 from genai_mcp.tools.limits import limit
 from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask, LossPoint
 from genai_mcp.tools.progress import Progress
-from genai_mcp.tools.work import run_work
+from genai_mcp.tools.work import rebudget, run_work
 
 if TYPE_CHECKING:
     from genai_mcp.tools.lora.train import LossHook
@@ -235,6 +235,7 @@ class JobManager:
             self._end(job, "succeeded", None)
 
     def _progress(self, job: _Job, done: int, total: int | None, message: str | None = None) -> None:
+        rebudget()  # the training's torch threads, revisited now and then (tools/work.py)
         with self._changed:
             if job.cancel.is_set():
                 raise WorkCancelledError(
