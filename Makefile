@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy -p genai_mcp
-	$(PY) -m mypy tests bench examples scripts
+	$(PY) -m mypy tests bench examples scripts deploy
 
 bench: $(STAMP)
 	$(PY) bench/protocol.py

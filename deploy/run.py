@@ -1,0 +1,223 @@
+"""N genai-mcp replicas behind nginx on loopback, as ordinary processes: `python deploy/run.py`.
+
+Every replica is `genai-mcp serve --transport http` on a free loopback port with the same bearer
+token, the same request-state key (so a sampling or elicitation round may land on any of them) and
+the same data directory; nginx (Debian's package) listens on one port in front of them with
+deploy/nginx.conf.template. What the replicas share and what they do not yet: README, Scaling out.
+
+    python deploy/run.py --replicas 2 --port 8080 --workdir /tmp/genai-deploy
+
+prints the URL, the token and the key, and runs until Ctrl-C. tests/e2e/test_deployment.py starts
+exactly this through `start()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["AFFINITY_HEADER", "Deployment", "Replica", "find_nginx", "start"]
+
+TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+AFFINITY_HEADER = "X-GenAI-Affinity"  # what a 2025-11-25 (session) client sends to stay on one replica
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Replica:
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@dataclass
+class Deployment:
+    url: str  # nginx's base URL; the MCP endpoint is url + "/mcp"
+    token: str
+    key: str
+    data_dir: Path
+    prefix: Path  # nginx's prefix: its config, logs and temp files
+    replicas: list[Replica]
+    nginx: subprocess.Popen[bytes]
+    extra: list[Replica] = field(default_factory=list)
+
+    @property
+    def mcp_url(self) -> str:
+        return self.url + "/mcp"
+
+    def access_log(self) -> list[str]:
+        path = self.prefix / "access.log"
+        return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+    def stop(self) -> None:
+        for process in [self.nginx, *(r.process for r in self.replicas + self.extra)]:
+            _stop(process)
+
+
+def find_nginx() -> str:
+    """nginx's path, or a RuntimeError saying how to install it."""
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+    if found is None:
+        raise RuntimeError(
+            "nginx is not installed: apt-get install -y --no-install-recommends nginx (Debian's package)"
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_replica(
+    workdir: Path, token: str, key: str | None, data_dir: Path, public_url: str, env: dict[str, str]
+) -> Replica:
+    """One `genai-mcp serve --transport http` on a free port (not waited for: see wait_healthy)."""
+    port = free_port()
+    log_path = workdir / f"replica-{port}.log"
+    child_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(workdir)),
+        "PYTHONUNBUFFERED": "1",
+        **env,
+        "GENAI_MCP_TOKENS": token,
+        "GENAI_MCP_DATA_DIR": str(data_dir),
+        "GENAI_MCP_PUBLIC_URL": public_url,
+    }
+    if key is not None:
+        child_env["GENAI_MCP_REQUEST_STATE_KEYS"] = key
+    command = [sys.executable, "-m", "genai_mcp.server.cli", "serve", "--transport", "http"]
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], env=child_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    return Replica(port, process, log_path)
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer /health within {START_TIMEOUT_S:.0f} s")
+
+
+def render_config(prefix: Path, port: int, replicas: list[Replica]) -> Path:
+    servers = "\n".join(f"        server {r.address} max_fails=1 fail_timeout=10s;" for r in replicas)
+    text = (
+        TEMPLATE.read_text(encoding="utf-8")
+        .replace("@PREFIX@", str(prefix))
+        .replace("@LISTEN@", f"127.0.0.1:{port}")
+        .replace("@SERVERS@", servers)
+        .replace("@MAX_BODY@", "64m")  # the replicas enforce their own, smaller, named limit
+    )
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    config = prefix / "nginx.conf"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def start(
+    workdir: Path,
+    *,
+    replicas: int = 2,
+    port: int | None = None,
+    token: str | None = None,
+    key: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Deployment:
+    """`replicas` genai-mcp processes and nginx in front of them, returned once nginx answers /health.
+
+    `token` and `key` default to fresh random ones; `env` is added to every replica's environment
+    (e.g. HF_HUB_OFFLINE=1). The data directory is workdir/data, shared by all replicas.
+    """
+    nginx = find_nginx()
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    token = token or secrets.token_urlsafe(32)
+    key = key or secrets.token_hex(32)
+    data_dir = workdir / "data"
+    started = [start_replica(workdir, token, key, data_dir, url, env or {}) for _ in range(replicas)]
+    try:
+        for replica in started:
+            wait_healthy(f"http://{replica.address}", replica.process, replica.log_path)
+        prefix = workdir / "nginx"
+        config = render_config(prefix, port, started)
+        log_path = prefix / "nginx.out"
+        with open(log_path, "wb") as log:
+            proxy = subprocess.Popen(
+                [nginx, "-c", str(config), "-p", str(prefix)], stdout=log, stderr=subprocess.STDOUT
+            )
+        deployment = Deployment(url, token, key, data_dir, prefix, started, proxy)
+        wait_healthy(url, proxy, log_path)
+    except BaseException:
+        for replica in started:
+            _stop(replica.process)
+        raise
+    return deployment
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # nginx: fast shutdown; uvicorn: graceful
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()  # a replica may not exit while an SSE stream is open
+        process.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="genai-mcp replicas behind nginx, on loopback")
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8080, help="nginx's port")
+    parser.add_argument("--workdir", type=Path, default=Path("deploy-run"), help="logs, nginx prefix, data")
+    args = parser.parse_args()
+    # A token and key given in the environment are the operator's; otherwise fresh ones are printed.
+    token = os.environ.get("GENAI_MCP_TOKENS")
+    key = os.environ.get("GENAI_MCP_REQUEST_STATE_KEYS")
+    passed = {k: v for k, v in os.environ.items() if k.startswith(("GENAI_MCP_", "HF_"))}
+    deployment = start(
+        args.workdir.resolve(), replicas=args.replicas, port=args.port, token=token, key=key, env=passed
+    )
+    print(f"genai-mcp: {deployment.mcp_url} -> {', '.join(r.address for r in deployment.replicas)}")
+    if token is None:
+        print(f"GENAI_MCP_TOKENS={deployment.token}")
+    if key is None:
+        print(f"GENAI_MCP_REQUEST_STATE_KEYS={deployment.key}")
+    try:
+        deployment.nginx.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deployment.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

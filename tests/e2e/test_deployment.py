@@ -1,0 +1,219 @@
+"""deploy/run.py as written: two genai-mcp replicas behind a real nginx, checked with the SDK client.
+
+One deployment serves the whole module (a replica start is seconds of this machine's two cores).
+A third replica outside nginx has the same token and data directory but no shared request-state
+key: it shows what a replica without GENAI_MCP_REQUEST_STATE_KEYS does to a call's second round.
+The last test kills a replica, so it runs last.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    CallToolResult,
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    InputRequiredResult,
+    TextContent,
+)
+
+from deploy.run import AFFINITY_HEADER, Deployment, find_nginx, start, start_replica, wait_healthy
+from genai_mcp.tools.house.digits import digit_images
+from tests.helpers.images import b64, encode
+from tests.helpers.results import ok
+
+SAMPLED = "A handwritten seven."
+T = TypeVar("T")
+
+
+@dataclass
+class Setup:
+    deployment: Deployment
+    lone: str  # the replica without the shared key, outside nginx: http://127.0.0.1:PORT
+    seven: str  # a held-out digit 7, PNG base64
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    find_nginx()  # a missing nginx fails here, with how to install it; never skipped
+    work = tmp_path_factory.mktemp("deployment")
+    env = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "GENAI_MCP_LOG_LEVEL": "WARNING"}
+    deployment = start(work, replicas=2, env=env)
+    try:
+        lone = start_replica(work, deployment.token, None, deployment.data_dir, deployment.url, env)
+        deployment.extra.append(lone)
+        wait_healthy(f"http://{lone.address}", lone.process, lone.log_path)
+        images, _labels = digit_images("test")
+        yield Setup(deployment, f"http://{lone.address}", b64(encode(images[0])))
+    finally:
+        deployment.stop()
+
+
+async def sample(context: ClientRequestContext, params: CreateMessageRequestParams) -> CreateMessageResult:
+    return CreateMessageResult(
+        role="assistant", content=TextContent(type="text", text=SAMPLED), model="host-llm"
+    )
+
+
+def connect(
+    setup: Setup,
+    url: str,
+    check: Callable[[Client], Awaitable[T]],
+    *,
+    mode: str = "2026-07-28",
+    **headers: str,
+) -> T:
+    """Run `check` with an SDK client on `url` (an MCP endpoint), sending the deployment's token."""
+
+    async def main() -> T:
+        auth = {"Authorization": f"Bearer {setup.deployment.token}", **headers}
+        async with httpx2.AsyncClient(headers=auth, timeout=httpx2.Timeout(30.0, read=120.0)) as http:
+            transport = streamable_http_client(url, http_client=http)
+            async with Client(transport, mode=mode, sampling_callback=sample) as client:  # type: ignore[arg-type]
+                return await check(client)
+
+    return anyio.run(main)
+
+
+def served(setup: Setup, name: str, count: int) -> list[str]:
+    """The replica (host:port) nginx sent each request for tool or method `name` to, in order.
+
+    nginx logs a request once the replica's stream has ended, which may be just after the client
+    read the result: wait (5 s at most) for `count` of them.
+    """
+    pattern = re.compile(r"upstream=(\S+) method=(\S+) name=(\S+)")
+    deadline = time.monotonic() + 5
+    while True:
+        found = [pattern.search(line) for line in setup.deployment.access_log()]
+        hits = [m[1] for m in found if m is not None and name in (m[2], m[3])]
+        if len(hits) >= count or time.monotonic() > deadline:
+            return hits
+        time.sleep(0.05)
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
+
+
+def replicas(setup: Setup) -> set[str]:
+    return {r.address for r in setup.deployment.replicas}
+
+
+def test_calls_spread_over_the_replicas(setup: Setup) -> None:
+    async def check(client: Client) -> None:
+        for _ in range(6):
+            content = ok(
+                await client.call_tool("classification_metrics", {"y_true": [1, 0], "y_pred": [1, 1]})
+            )
+            assert content["classification"]["accuracy"] == 0.5
+
+    connect(setup, setup.deployment.mcp_url, check)
+    spread = Counter(served(setup, "classification_metrics", 6))
+    assert set(spread) == replicas(setup) and sum(spread.values()) == 6, setup.deployment.access_log()
+
+
+def test_describe_image_rounds_on_different_replicas_complete(setup: Setup) -> None:
+    async def check(client: Client) -> dict[str, Any]:
+        return ok(await client.call_tool("describe_image", {"image": setup.seven}))
+
+    content = connect(setup, setup.deployment.mcp_url, check)
+    assert content["description"] == SAMPLED and content["description_status"] == "produced"
+    rounds = served(setup, "describe_image", 2)
+    assert len(rounds) == 2 and set(rounds) == replicas(setup), setup.deployment.access_log()
+
+
+def _rounds(setup: Setup, second: str) -> CallToolResult | MCPError:
+    """describe_image's first round on replica 1, its second (the sampled answer) on `second`."""
+    first = f"http://{setup.deployment.replicas[0].address}/mcp"
+
+    async def ask(client: Client) -> InputRequiredResult:
+        await client.list_tools()
+        asked = await client.session.call_tool(
+            "describe_image", {"image": setup.seven}, allow_input_required=True
+        )
+        assert isinstance(asked, InputRequiredResult), asked
+        return asked
+
+    asked = connect(setup, first, ask)
+    assert asked.input_requests and asked.request_state
+    answers: dict[str, Any] = {
+        key: CreateMessageResult(role="assistant", content=TextContent(type="text", text=SAMPLED), model="m")
+        for key in asked.input_requests
+    }
+
+    async def answer(client: Client) -> CallToolResult | MCPError:
+        await client.list_tools()
+        try:
+            return await client.call_tool(
+                "describe_image",
+                {"image": setup.seven},
+                input_responses=answers,
+                request_state=asked.request_state,
+            )
+        except MCPError as refused:
+            return refused
+
+    return connect(setup, second, answer)
+
+
+def test_a_second_round_on_another_replica_needs_the_shared_key(setup: Setup) -> None:
+    shared = _rounds(setup, f"http://{setup.deployment.replicas[1].address}/mcp")
+    assert isinstance(shared, CallToolResult) and ok(shared)["description"] == SAMPLED
+    lone = _rounds(setup, setup.lone + "/mcp")
+    assert isinstance(lone, MCPError), f"a replica without the key accepted the state: {lone}"
+    assert "Invalid or expired requestState" in lone.message
+
+
+def test_a_legacy_session_stays_on_one_replica_with_the_affinity_header(setup: Setup) -> None:
+    async def session(client: Client) -> str:
+        for _ in range(3):
+            content = ok(await client.call_tool("classification_metrics", {"y_true": [1], "y_pred": [1]}))
+            assert content["classification"]["accuracy"] == 1.0
+        return client.protocol_version
+
+    key = str(uuid.uuid4())
+    before = len(setup.deployment.access_log())
+    version = connect(setup, setup.deployment.mcp_url, session, mode="legacy", **{AFFINITY_HEADER: key})
+    assert version == "2025-11-25"
+    lines = [line for line in setup.deployment.access_log()[before:] if f"affinity={key}" in line]
+    assert len(lines) >= 5 and len({re.search(r"upstream=(\S+)", line)[1] for line in lines}) == 1  # type: ignore[index]
+
+    # Without it, round robin sends the session's requests to a replica that never saw it.
+    with pytest.raises(BaseExceptionGroup) as lost:  # the SDK's task groups wrap the MCPError
+        connect(setup, setup.deployment.mcp_url, session, mode="legacy")
+    refused = [e for e in leaves(lost.value) if isinstance(e, MCPError)]
+    assert [e.message for e in refused] == ["Session not found"], repr(lost.value)
+
+
+def test_killing_a_replica_leaves_the_service_answering(setup: Setup) -> None:
+    victim = setup.deployment.replicas[1]
+    victim.process.kill()
+    victim.process.wait()
+    before = len(setup.deployment.access_log())
+
+    async def check(client: Client) -> None:
+        for _ in range(4):
+            content = ok(await client.call_tool("classification_metrics", {"y_true": [1], "y_pred": [0]}))
+            assert content["classification"]["accuracy"] == 0.0
+        assert ok(await client.call_tool("describe_image", {"image": setup.seven}))["description"] == SAMPLED
+
+    connect(setup, setup.deployment.mcp_url, check)
+    answered = setup.deployment.access_log()[before:]
+    assert answered and all(" 200 " in line or " 202 " in line for line in answered), answered
+    assert any(f"upstream={setup.deployment.replicas[0].address}" in line for line in answered)
