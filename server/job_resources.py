@@ -1,6 +1,6 @@
 """Fine-tuning jobs as MCP resources: jobs://list and jobs://{job_id} (what job_status answers).
 
-Jobs live in this server process (ServerState.jobs) and are forgotten on restart, like the job tools.
+Jobs run in this server process (ServerState.jobs); their records outlive a restart (tools/lora/records.py).
 """
 
 from __future__ import annotations

@@ -464,3 +464,8 @@ class ServerSettings(BaseModel):
     @property
     def rag_dir(self) -> Path:
         return self.data_dir / "rag"
+
+    @property
+    def jobs_file(self) -> Path:
+        """The fine-tuning job records (SQLite), kept across restarts."""
+        return self.data_dir / "jobs.sqlite3"

@@ -23,6 +23,7 @@ from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.errors import GenAIError
 from genai_mcp.tools.images import ImageLimits, ImagePolicy
 from genai_mcp.tools.lora.jobs import JobLimits, JobManager
+from genai_mcp.tools.lora.records import JobRecords
 from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.models import TASKS, ModelCache
 from genai_mcp.tools.models.batching import ForwardBatcher
@@ -84,7 +85,11 @@ class ServerState:
             outputs=outputs,
             adapters=AdapterStore(settings.adapters_dir, uri_prefix=ADAPTER_URI_PREFIX),
             rag=RagStore(settings.rag_dir),
-            jobs=JobManager(limits=build_limits(JobLimits, settings), keep=settings.lora_jobs_kept),
+            jobs=JobManager(
+                limits=build_limits(JobLimits, settings),
+                keep=settings.lora_jobs_kept,
+                records=JobRecords(settings.jobs_file),
+            ),
             images=images,
             batcher=ForwardBatcher(window_s=settings.batch_window_ms / 1000, max_batch=settings.batch_max),
             limits=live_values(settings),

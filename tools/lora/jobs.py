@@ -9,7 +9,10 @@ job's step, latest loss and loss curve.
 
 Admission: while a job runs, at most `limits.max_queued` more may wait (0: a second job is refused
 at once). A full queue raises BusyError naming the running job (setting "lora.max_queued").
-Finished jobs are remembered (newest `keep`) for status and listing; nothing survives a restart.
+Finished jobs are remembered (newest `keep`) for status and listing. With `records` (records.py, a
+SQLite file under the data directory) they survive a restart: each change of state is written there
+(and a running job's step and loss, the first step at once, then at most every RECORD_EVERY_S), and a
+job a dead process left queued or running comes back failed, its adapter never saved.
 
 A job runs in a copy of the context it was submitted from (contextvars), so whatever the submitting
 call set there (a server's route for log records) also holds for the job's run and its log lines:
@@ -37,11 +40,13 @@ from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.work import rebudget, run_work
 
 if TYPE_CHECKING:
+    from genai_mcp.tools.lora.records import JobRecords
     from genai_mcp.tools.lora.train import LossHook
 
 __all__ = ["CURVE_POINTS", "JobLimits", "JobManager"]
 
 CURVE_POINTS = 200
+RECORD_EVERY_S = 1.0  # a running job's step and loss reach its record at most this often
 logger = logging.getLogger(__name__)
 _FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -75,8 +80,19 @@ class _Job:
     t_end: float | None = None
     error: str | None = None
     result: LoraResult | None = None
+    recorded_at: float | None = None  # monotonic time its step was last written to the records
     cancel: threading.Event = field(default_factory=threading.Event)
     context: contextvars.Context = field(default_factory=contextvars.copy_context)  # the submitter's
+
+    @classmethod
+    def restored(cls, info: JobInfo) -> _Job:
+        """A final job read back from the records (its elapsed time kept as a span from 0)."""
+        job = cls(info.job_id, info.adapter, info.task, None, info.total_steps, info.state, info.step)
+        job.loss, job.curve, job.result, job.error = info.loss, list(info.loss_curve), info.result, info.error
+        job.created, job.started, job.finished = info.created, info.started, info.finished
+        if info.elapsed_seconds is not None:
+            job.t_start, job.t_end = 0.0, info.elapsed_seconds
+        return job
 
     def record(self, step: int, loss: float) -> None:
         self.step, self.loss = step, loss
@@ -89,10 +105,15 @@ class _Job:
 class JobManager:
     """Queue and run fine-tuning jobs; every method is safe to call from any thread."""
 
-    def __init__(self, *, limits: JobLimits | None = None, keep: int = 100) -> None:
+    def __init__(
+        self, *, limits: JobLimits | None = None, keep: int = 100, records: JobRecords | None = None
+    ) -> None:
         self.limits = limits or JobLimits()
         self.keep = keep
+        self.records = records
         self._jobs: dict[str, _Job] = {}  # insertion order = submission order
+        for info in records.restore() if records is not None else []:
+            self._jobs[info.job_id] = _Job.restored(info)
         self._queue: deque[_Job] = deque()
         self._running: _Job | None = None
         self._changed = threading.Condition()
@@ -126,6 +147,7 @@ class JobManager:
             )
             self._jobs[job.job_id] = job
             self._queue.append(job)
+            self._save(job)
             self._forget_old()
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="lora-jobs", daemon=True)
@@ -213,6 +235,7 @@ class JobManager:
                 self._running = job
                 job.state, job.started, job.t_start = "running", _now(), time.monotonic()
                 run, job.run = job.run, None  # the closure holds a model copy and data: drop it after use
+                self._save(job)
                 self._changed.notify_all()
             assert run is not None
             job.context.run(self._run, job, run)
@@ -247,6 +270,13 @@ class JobManager:
     def _loss(self, job: _Job, step: int, loss: float) -> None:
         with self._changed:
             job.record(step, loss)
+            # The first step at once, then now and then: a restart tells how far a cut-off job got.
+            now = time.monotonic()
+            if self.records is not None and (
+                job.recorded_at is None or now - job.recorded_at >= RECORD_EVERY_S
+            ):
+                job.recorded_at = now
+                self._save(job)
             self._changed.notify_all()
 
     def _end(self, job: _Job, state: JobState, error: str | None) -> None:
@@ -259,6 +289,7 @@ class JobManager:
         job.run = None
         self._changed.notify_all()
         info = self._info(job)
+        self._save(job, info)
         level = logging.WARNING if state == "failed" else logging.INFO
         outcome = f": {error}" if error else ""
         if job.result is not None:
@@ -293,20 +324,27 @@ class JobManager:
                 setting="lora.max_queued",
             )
 
+    def _save(self, job: _Job, info: JobInfo | None = None) -> None:
+        if self.records is not None:
+            self.records.save(info or self._info(job))
+
     def _get(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)
         if job is None:
             known = ", ".join(list(self._jobs)[-5:]) or "none"
             raise InvalidInputError(
-                f"no job {job_id[:80]!r} (jobs are forgotten on restart; recent: {known}); list the jobs "
-                "to see all that are remembered"
+                f"no job {job_id[:80]!r} (jobs outlive a restart, but each server knows only the jobs it "
+                f"started; recent: {known}); list the jobs to see all that are remembered"
             )
         return job
 
     def _forget_old(self) -> None:
         final = [j for j in self._jobs.values() if j.state in _FINAL]
-        for job in final[: max(0, len(final) - self.keep)]:
+        forgotten = final[: max(0, len(final) - self.keep)]
+        for job in forgotten:
             del self._jobs[job.job_id]
+        if self.records is not None:
+            self.records.forget([j.job_id for j in forgotten])
 
     def _info(self, job: _Job) -> JobInfo:
         position = None

@@ -1,0 +1,138 @@
+"""Job records in SQLite (tools/lora/records.py) through the job manager: what a restart reads back.
+
+Real training jobs would add minutes here; these jobs are plain callables that report steps and
+losses the way train() does. The restart of a real server killed mid-training is
+tests/server/test_job_restart.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from genai_mcp.tools.lora import LoraPlan, LoraResult
+from genai_mcp.tools.lora.jobs import JobManager
+from genai_mcp.tools.lora.records import INTERRUPTED, JobRecords
+from genai_mcp.tools.lora.train import LossHook
+from genai_mcp.tools.progress import Progress
+
+
+def _result(adapter: str, steps: int) -> LoraResult:
+    plan = LoraPlan(
+        task="causal-lm",
+        base_model="house/gpt2-pydocs",
+        adapter=adapter,
+        train_examples=4,
+        eval_examples=1,
+        trainable_params=10,
+        total_params=100,
+        trainable_share=0.1,
+        target_modules=["c_attn"],
+        rank=8,
+        alpha=16,
+        steps=steps,
+        epochs=1,
+        batch_size=2,
+        learning_rate=3e-3,
+        estimated_seconds=1,
+    )
+    return LoraResult(
+        adapter=adapter,
+        adapter_uri=f"test://adapters/{adapter}",
+        plan=plan,
+        steps_done=steps,
+        seconds=0.1,
+        eval_metric="perplexity",
+        eval_loss_before=2.0,
+        eval_loss_after=1.5,
+        metric_before=7.39,
+        metric_after=4.48,
+        train_loss_first=2.0,
+        train_loss_last=1.5,
+        loss_curve=[],
+    )
+
+
+Run = Callable[[Progress, LossHook], LoraResult]
+
+
+def _quick(adapter: str, steps: int) -> Run:
+    def run(progress: Progress, on_loss: LossHook) -> LoraResult:
+        for step in range(1, steps + 1):
+            progress(step, steps, f"step {step}/{steps}")
+            on_loss(step, 1.0 / step)
+        return _result(adapter, steps)
+
+    return run
+
+
+def _stuck(started: threading.Event) -> Run:
+    """A job that reports one step, then trains until cancelled (the process 'dies' meanwhile)."""
+
+    def run(progress: Progress, on_loss: LossHook) -> LoraResult:
+        progress(1, 1000, "step 1/1000")
+        on_loss(1, 2.5)
+        started.set()
+        while True:
+            progress(1, 1000, "step 1/1000")  # raises once cancelled
+            threading.Event().wait(0.01)
+
+    return run
+
+
+def test_finished_jobs_come_back_and_a_running_one_comes_back_failed(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    first = JobRecords(path)
+    jobs = JobManager(records=first)
+    done = jobs.submit(_quick("kept", 3), adapter="kept", task="causal-lm", total_steps=3)
+    assert jobs.wait(done.job_id, 30).state == "succeeded"
+    started = threading.Event()
+    cut = jobs.submit(_stuck(started), adapter="cut", task="causal-lm", total_steps=1000)
+    assert started.wait(30)
+
+    # A second server on the same file while the first lives: the jobs stay the first's.
+    assert JobManager(records=JobRecords(path)).list() == []
+
+    first.close()  # what the first process's death does to its lock
+    later = JobManager(records=JobRecords(path))
+    by_id = {j.job_id: j for j in later.list()}
+    assert list(by_id) == [cut.job_id, done.job_id]  # newest first, as before the restart
+    kept = by_id[done.job_id]
+    assert kept.state == "succeeded" and kept.step == 3 and kept.result is not None
+    assert [p.loss for p in kept.loss_curve] == [1.0, 0.5, 1 / 3]
+    failed = by_id[cut.job_id]
+    assert failed.state == "failed" and failed.error == INTERRUPTED.format(state="running")
+    assert later.status(cut.job_id) == failed
+
+    jobs.cancel(cut.job_id)  # the old manager's thread, still alive in this test process
+    assert jobs.wait(cut.job_id, 30).state == "cancelled"
+
+
+def test_pruned_jobs_leave_the_records(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    records = JobRecords(path)
+    jobs = JobManager(records=records, keep=2)
+    ids = []
+    for i in range(4):
+        info = jobs.submit(_quick(f"a{i}", 1), adapter=f"a{i}", task="causal-lm", total_steps=1)
+        assert jobs.wait(info.job_id, 30).state == "succeeded"
+        ids.append(info.job_id)
+    records.close()
+    restored = [j.job_id for j in JobManager(records=JobRecords(path)).list()]
+    # keep=2 prunes at each submit, so the oldest went when the fourth was queued.
+    assert restored == [ids[3], ids[2], ids[1]]
+
+
+def test_cancelled_jobs_are_recorded_as_cancelled(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    records = JobRecords(path)
+    jobs = JobManager(records=records)
+    started = threading.Event()
+    info = jobs.submit(_stuck(started), adapter="stopped", task="causal-lm", total_steps=1000)
+    assert started.wait(30)
+    jobs.cancel(info.job_id)
+    assert jobs.wait(info.job_id, 30).state == "cancelled"
+    records.close()
+    (restored,) = JobManager(records=JobRecords(path)).list()
+    assert restored.state == "cancelled" and "cancelled after 1 of 1000 steps" in (restored.error or "")

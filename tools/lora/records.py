@@ -1,0 +1,127 @@
+"""Fine-tuning job records that outlive the process: one SQLite file under the data directory.
+
+The job manager (jobs.py) writes a job's record at each change of state (queued, running, and its
+end) and reads them back when the next process starts. A record left queued or running was cut
+off by a crash or a kill: it comes back failed, saying so. Nothing of its adapter was kept, since
+the adapter store writes a new adapter to a temporary folder and renames it into place only once
+it is complete (store.py), and drops leftover temporary folders when it opens.
+
+Several servers may share a data directory (replicas on one volume). Each record names the server
+that owns it, and each server holds an exclusive lock (flock) on a file of its own for as long as
+it lives, so a starting server tells a dead owner (its lock is free) from a live one: it takes over
+the dead owner's records and leaves the live ones' alone.
+
+SQLite because it is in the standard library and commits atomically with a journal: a process
+killed mid-write leaves the previous record, never half of one. Each write opens its own
+connection, so any thread may write, and commits with synchronous=FULL.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from genai_mcp.tools.lora.schemas import JobInfo
+
+__all__ = ["INTERRUPTED", "JobRecords"]
+
+INTERRUPTED = (
+    "the server stopped while this job was {state} (killed, crashed or restarted); no adapter was "
+    "saved: start it again with lora_finetune"
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    info TEXT NOT NULL
+)
+"""
+
+
+class JobRecords:
+    """The job records in `path` (a SQLite file, created with its folder on first use) of one server."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.owner = secrets.token_hex(8)
+        self._owners = path.parent / (path.name + ".owners")
+        self._lock: int | None = None  # the descriptor whose flock says this owner is alive
+
+    def _connect(self) -> sqlite3.Connection:
+        self._hold_lock()
+        connection = sqlite3.connect(self.path, timeout=10)
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(_SCHEMA)
+        return connection
+
+    def _hold_lock(self) -> None:
+        if self._lock is not None:
+            return
+        self._owners.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._owners / f"{self.owner}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
+        self._lock = fd
+
+    def close(self) -> None:
+        """Let go of this owner's lock (its records then pass to the next server that starts)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def save(self, info: JobInfo) -> None:
+        """Write (or replace) the record of `info.job_id`, owned by this server."""
+        with closing(self._connect()) as db, db:
+            # An update keeps the row (and its rowid: the submission order restore() reads).
+            db.execute(
+                "INSERT INTO jobs (job_id, owner, info) VALUES (?, ?, ?) "
+                "ON CONFLICT (job_id) DO UPDATE SET owner = excluded.owner, info = excluded.info",
+                (info.job_id, self.owner, info.model_dump_json()),
+            )
+
+    def forget(self, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        with closing(self._connect()) as db, db:
+            db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in job_ids])
+
+    def restore(self) -> list[JobInfo]:
+        """The records of servers that are gone, now this one's, oldest first; those left queued or
+        running are failed (and saved so). Records of servers still running are left to them."""
+        if not self.path.exists():
+            return []
+        with closing(self._connect()) as db:
+            rows = db.execute("SELECT owner, info FROM jobs ORDER BY rowid").fetchall()
+        dead = {owner for owner in {o for o, _ in rows} if owner != self.owner and self._is_gone(owner)}
+        jobs: list[JobInfo] = []
+        for owner, text in rows:
+            if owner not in dead:
+                continue
+            info = JobInfo.model_validate_json(text)
+            if info.state in ("queued", "running"):
+                error = INTERRUPTED.format(state=info.state)
+                info = info.model_copy(update={"state": "failed", "error": error, "queue_position": None})
+            self.save(info)  # now this server's
+            jobs.append(info)
+        for owner in dead:
+            (self._owners / f"{owner}.lock").unlink(missing_ok=True)
+        return jobs
+
+    def _is_gone(self, owner: str) -> bool:
+        try:
+            fd = os.open(self._owners / f"{owner}.lock", os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)  # closing drops the probe's lock, if it got one
+        return True
