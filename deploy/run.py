@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["AFFINITY_HEADER", "Deployment", "Replica", "find_nginx", "start"]
+__all__ = ["AFFINITY_HEADER", "Deployment", "Replica", "config_text", "find_nginx", "start"]
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 AFFINITY_HEADER = "X-GenAI-Affinity"  # what a 2025-11-25 (session) client sends to stay on one replica
@@ -125,18 +125,23 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> 
     raise RuntimeError(f"{url} did not answer /health within {START_TIMEOUT_S:.0f} s")
 
 
-def render_config(prefix: Path, port: int, replicas: list[Replica]) -> Path:
-    servers = "\n".join(f"        server {r.address} max_fails=1 fail_timeout=10s;" for r in replicas)
-    text = (
+def config_text(prefix: Path, port: int, addresses: list[str]) -> str:
+    """deploy/nginx.conf.template for nginx on `port` in front of `addresses` (host:port each)."""
+    # One failure takes a replica out for 10 s: a killed one costs one refused connection, not one a call.
+    servers = "\n".join(f"        server {a} max_fails=1 fail_timeout=10s;" for a in addresses)
+    return (
         TEMPLATE.read_text(encoding="utf-8")
         .replace("@PREFIX@", str(prefix))
         .replace("@LISTEN@", f"127.0.0.1:{port}")
         .replace("@SERVERS@", servers)
         .replace("@MAX_BODY@", "64m")  # the replicas enforce their own, smaller, named limit
     )
+
+
+def render_config(prefix: Path, port: int, replicas: list[Replica]) -> Path:
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     config = prefix / "nginx.conf"
-    config.write_text(text, encoding="utf-8")
+    config.write_text(config_text(prefix, port, [r.address for r in replicas]), encoding="utf-8")
     return config
 
 

@@ -79,6 +79,10 @@ CLAIMS: dict[tuple[str, str, str], str] = {
     "a shell (an engine start costs 10-35 s here): test_the_readme_engine_example_is_what_the_tests_run "
     "(tests/server/test_engine_generate.py) holds its command to the one the engine tests start and "
     "its settings to the Engine they test",
+    ("Scaling out", "sh", "deploy/run.py"): "not typed into a shell (it runs until Ctrl-C): "
+    "tests/e2e/test_deployment.py starts the same set-up through deploy.run.start(), which its main() calls",
+    ("Scaling out", "nginx", "genai_sticky"): "test_the_readme_nginx_excerpt_is_the_template "
+    "(tests/e2e/test_deployment.py): every line is in the config deploy/run.py renders and the test runs",
     ("Layout", "", "genai_mcp/ the package"): "not code: the folder diagram",
 }
 

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -31,7 +32,15 @@ from mcp.types import (
     TextContent,
 )
 
-from deploy.run import AFFINITY_HEADER, Deployment, find_nginx, start, start_replica, wait_healthy
+from deploy.run import (
+    AFFINITY_HEADER,
+    Deployment,
+    config_text,
+    find_nginx,
+    start,
+    start_replica,
+    wait_healthy,
+)
 from genai_mcp.tools.house.digits import digit_images
 from tests.helpers.images import b64, encode
 from tests.helpers.results import ok
@@ -217,3 +226,12 @@ def test_killing_a_replica_leaves_the_service_answering(setup: Setup) -> None:
     answered = setup.deployment.access_log()[before:]
     assert answered and all(" 200 " in line or " 202 " in line for line in answered), answered
     assert any(f"upstream={setup.deployment.replicas[0].address}" in line for line in answered)
+
+
+def test_the_readme_nginx_excerpt_is_the_template() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    (excerpt,) = re.findall(r"^```nginx\n(.*?)^```", readme, flags=re.S | re.M)
+    rendered = config_text(Path("/p"), 8080, ["127.0.0.1:PORT1", "127.0.0.1:PORT2"])
+    lines = {line.strip() for line in rendered.splitlines()}
+    missing = [line for line in excerpt.splitlines() if line.strip() not in lines]
+    assert not missing, f"README lines not in deploy/nginx.conf.template: {missing}"
