@@ -50,8 +50,8 @@ from pydantic import BaseModel, ValidationError
 from genai_mcp.server.errors import describe_validation_error, log_refusal, tool_errors
 from genai_mcp.server.longwork import run_with_progress
 from genai_mcp.tools.limits import render
-from genai_mcp.tools.work import run_work
 from genai_mcp.tools.progress import Progress
+from genai_mcp.tools.work import run_work
 
 __all__ = ["Resolver", "ToolPublisher", "ToolSpec", "flat_signature"]
 
