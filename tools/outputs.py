@@ -5,6 +5,9 @@ crash leaves the old state or nothing, never half a PNG. Names are random (no ca
 path), and old files are pruned past a count or byte budget (OutputLimits), oldest first. Each
 output also has a URI, `uri_prefix + name`: the prefix (a URI scheme and path) is the owner's, e.g.
 the server's resource template; this module only joins and splits it.
+
+Several servers may share the folder (replicas on one volume): each prunes by what it finds there,
+and a file a peer removed meanwhile is skipped, never an error of the call that was saving.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import io
 import os
 import re
 import secrets
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -111,14 +115,23 @@ class OutputStore:
         return path
 
     def read(self, name: str) -> bytes:
-        return self.path_of(name).read_bytes()
+        try:
+            return self.path_of(name).read_bytes()
+        except FileNotFoundError:  # pruned between the check and the read, by a peer sharing the folder
+            raise InvalidInputError(f"output {name!r} does not exist (it may have been pruned)") from None
 
     def stored(self) -> list[StoredOutput]:
         """Stored outputs, newest first."""
         if not self.root.is_dir():
             return []
-        files = [p for p in self.root.iterdir() if _NAME.match(p.name) and p.is_file()]
-        stats = [(p, p.stat()) for p in files]
+        stats: list[tuple[Path, os.stat_result]] = []
+        for p in self.root.iterdir():
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue  # pruned meanwhile by another server sharing this folder (a replica)
+            if _NAME.match(p.name) and stat.S_ISREG(st.st_mode):
+                stats.append((p, st))
         stats.sort(key=lambda ps: ps[1].st_mtime_ns, reverse=True)
         return [self._stored(p.name, p, st.st_size) for p, st in stats]
 

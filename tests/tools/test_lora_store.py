@@ -171,3 +171,38 @@ def test_clean_stale_spares_a_live_process(tmp_path: Path) -> None:
     live = tmp_path / f"{TEMP_PREFIX}theirs-{os.getppid()}-0000abcd"  # our parent is alive
     live.mkdir()
     assert AdapterStore(tmp_path, uri_prefix="test://").clean_stale() == 0 and live.exists()
+
+
+_DELETER = """
+import sys
+from pathlib import Path
+from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.lora.store import AdapterStore
+store = AdapterStore(Path(sys.argv[1]), uri_prefix="test://adapters/")
+deleted = 0
+for i in range(60):
+    try:
+        store.delete(f"a{i}")
+        deleted += 1
+    except InvalidInputError:
+        pass  # the other server got there first
+print(deleted)
+"""
+
+
+def test_two_servers_deleting_the_same_adapters_each_get_a_clear_answer(tmp_path: Path) -> None:
+    # Two processes sharing one adapters folder (replicas on a volume) delete the same 60 adapters:
+    # each adapter is deleted once, and the loser of a race gets InvalidInputError, never a crash.
+    store = AdapterStore(tmp_path / "adapters", uri_prefix="test://adapters/")
+    for i in range(60):
+        store.save(f"a{i}", _weights, _info())
+    deleters = [
+        subprocess.Popen(
+            [sys.executable, "-c", _DELETER, str(store.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outputs = [d.communicate(timeout=120) for d in deleters]
+    assert [d.returncode for d in deleters] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
+    assert sum(int(out) for out, _ in outputs) == 60
+    assert store.list() == [] and _entries(store.root) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,27 @@ def test_check_room_refuses_more_outputs_than_are_kept(tmp_path: Path) -> None:
     with pytest.raises(LimitExceededError, match=r"^num_images is 5, over the limit of 4$") as refused:
         store.check_room("num_images", 5)
     assert refused.value.setting == "outputs.max_files"
+
+
+_SAVER = """
+import sys
+from pathlib import Path
+from PIL import Image
+from genai_mcp.tools.outputs import OutputLimits, OutputStore
+limits = OutputLimits(max_files=3, max_bytes=10**9)
+store = OutputStore(Path(sys.argv[1]), uri_prefix="test://outputs/", limits=limits)
+for _ in range(300):
+    store.save_png(Image.new("RGB", (4, 4)), "race")
+"""
+
+
+def test_servers_sharing_the_folder_prune_each_others_files_without_failing(tmp_path: Path) -> None:
+    # Three processes, like three replicas on one volume, each pruning what the others wrote: before
+    # pruning skipped files a peer had just removed, a few of these saves failed with FileNotFoundError.
+    savers = [
+        subprocess.Popen([sys.executable, "-c", _SAVER, str(tmp_path)], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errors = [saver.communicate(timeout=120)[1].decode()[-2000:] for saver in savers]
+    assert [saver.returncode for saver in savers] == [0, 0, 0], errors
+    assert len(OutputStore(tmp_path, uri_prefix="test://outputs/").stored()) <= 3

@@ -133,7 +133,10 @@ class AdapterStore:
         self.info(name)
         doomed = self.root / f"{TEMP_PREFIX}{name}-{os.getpid()}-{secrets.token_hex(4)}"
         with self._lock:
-            os.rename(self.path(name), doomed)  # gone from list() at once, even if rmtree is cut short
+            try:
+                os.rename(self.path(name), doomed)  # gone from list() at once, even if rmtree is cut short
+            except FileNotFoundError:  # another server sharing the data directory deleted it first
+                raise InvalidInputError(f"adapter {name!r} was deleted meanwhile") from None
         shutil.rmtree(doomed, ignore_errors=True)
 
     def clean_stale(self) -> int:
