@@ -28,6 +28,9 @@ from mcp.types import (
     CallToolResult,
     CreateMessageRequestParams,
     CreateMessageResult,
+    ElicitRequestFormParams,
+    ElicitRequestParams,
+    ElicitResult,
     InputRequiredResult,
     TextContent,
 )
@@ -84,6 +87,7 @@ def connect(
     check: Callable[[Client], Awaitable[T]],
     *,
     mode: str = "2026-07-28",
+    elicit: Callable[[ClientRequestContext, ElicitRequestParams], Awaitable[ElicitResult]] | None = None,
     **headers: str,
 ) -> T:
     """Run `check` with an SDK client on `url` (an MCP endpoint), sending the deployment's token."""
@@ -92,7 +96,8 @@ def connect(
         auth = {"Authorization": f"Bearer {setup.deployment.token}", **headers}
         async with httpx2.AsyncClient(headers=auth, timeout=httpx2.Timeout(30.0, read=120.0)) as http:
             transport = streamable_http_client(url, http_client=http)
-            async with Client(transport, mode=mode, sampling_callback=sample) as client:  # type: ignore[arg-type]
+            callbacks: dict[str, Any] = {"sampling_callback": sample, "elicitation_callback": elicit}
+            async with Client(transport, mode=mode, **callbacks) as client:  # type: ignore[arg-type]
                 return await check(client)
 
     return anyio.run(main)
@@ -145,6 +150,32 @@ def test_describe_image_rounds_on_different_replicas_complete(setup: Setup) -> N
     assert content["description"] == SAMPLED and content["description_status"] == "produced"
     rounds = served(setup, "describe_image", 2)
     assert len(rounds) == 2 and set(rounds) == replicas(setup), setup.deployment.access_log()
+
+
+def test_lora_finetune_confirmed_on_one_replica_trains_on_the_other(setup: Setup) -> None:
+    asked: list[ElicitRequestFormParams] = []
+
+    async def accept(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        assert isinstance(params, ElicitRequestFormParams)
+        asked.append(params)
+        return ElicitResult(action="accept", content={"max_steps": 3, "learning_rate": 0.003})
+
+    texts = [
+        f"the heron number {i} waits by the {place} at dusk." for i, place in enumerate(["pond", "weir"] * 6)
+    ]
+    args = {"task": "causal-lm", "dataset": texts, "name": "across", "batch_size": 2, "max_steps": 10}
+
+    async def check(client: Client) -> dict[str, Any]:
+        return ok(await client.call_tool("lora_finetune", {**args, "wait_seconds": 120}))
+
+    out = connect(setup, setup.deployment.mcp_url, check, elicit=accept)
+    assert out["status"] == "succeeded", out
+    assert out["job"]["result"]["steps_done"] == 3  # the user's answer, given on the other replica
+    # Asked once: the retry round on the other replica built the very same question.
+    assert len(asked) == 1 and "10 steps" in asked[0].message
+    rounds = served(setup, "lora_finetune", 2)
+    assert len(rounds) == 2 and set(rounds) == replicas(setup), setup.deployment.access_log()
+    assert (setup.deployment.data_dir / "adapters" / "across").is_dir()  # on the shared data directory
 
 
 def _rounds(setup: Setup, second: str) -> CallToolResult | MCPError:
