@@ -88,12 +88,12 @@ def connect(
     *,
     mode: str = "2026-07-28",
     elicit: Callable[[ClientRequestContext, ElicitRequestParams], Awaitable[ElicitResult]] | None = None,
-    **headers: str,
+    headers: dict[str, str] | None = None,
 ) -> T:
     """Run `check` with an SDK client on `url` (an MCP endpoint), sending the deployment's token."""
 
     async def main() -> T:
-        auth = {"Authorization": f"Bearer {setup.deployment.token}", **headers}
+        auth = {"Authorization": f"Bearer {setup.deployment.token}", **(headers or {})}
         async with httpx2.AsyncClient(headers=auth, timeout=httpx2.Timeout(30.0, read=120.0)) as http:
             transport = streamable_http_client(url, http_client=http)
             callbacks: dict[str, Any] = {"sampling_callback": sample, "elicitation_callback": elicit}
@@ -229,7 +229,7 @@ def test_a_legacy_session_stays_on_one_replica_with_the_affinity_header(setup: S
 
     key = str(uuid.uuid4())
     before = len(setup.deployment.access_log())
-    version = connect(setup, setup.deployment.mcp_url, session, mode="legacy", **{AFFINITY_HEADER: key})
+    version = connect(setup, setup.deployment.mcp_url, session, mode="legacy", headers={AFFINITY_HEADER: key})
     assert version == "2025-11-25"
     lines = [line for line in setup.deployment.access_log()[before:] if f"affinity={key}" in line]
     assert len(lines) >= 5 and len({re.search(r"upstream=(\S+)", line)[1] for line in lines}) == 1  # type: ignore[index]
