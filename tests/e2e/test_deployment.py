@@ -178,6 +178,44 @@ def test_lora_finetune_confirmed_on_one_replica_trains_on_the_other(setup: Setup
     assert (setup.deployment.data_dir / "adapters" / "across").is_dir()  # on the shared data directory
 
 
+def test_a_job_started_through_one_replica_is_followed_and_cancelled_through_the_other(setup: Setup) -> None:
+    texts = [
+        f"the wren number {i} sings on the {place} at noon." for i, place in enumerate(["roof", "gate"] * 6)
+    ]
+    args = {"task": "causal-lm", "dataset": texts, "name": "far", "max_steps": 2000, "confirm": True}
+
+    async def start_job(client: Client) -> dict[str, Any]:
+        started: dict[str, Any] = ok(await client.call_tool("lora_finetune", {**args, "wait_seconds": 0}))[
+            "job"
+        ]
+        return started
+
+    job = connect(setup, setup.deployment.mcp_url, start_job)
+    (runner,) = served(setup, "lora_finetune", 1)[-1:]
+    (other,) = [r for r in setup.deployment.replicas if r.address != runner]
+
+    async def follow_and_cancel(client: Client) -> dict[str, Any]:
+        # The job trains on the runner; the records it writes to the shared data dir are what the
+        # other replica answers from: poll them until it has gone past its first step.
+        deadline = time.monotonic() + 60
+        while (seen := ok(await client.call_tool("job_status", {"job_id": job["job_id"]})))["step"] < 2:
+            assert seen["state"] in ("queued", "running") and time.monotonic() < deadline, seen
+            await anyio.sleep(0.2)
+        listed = ok(await client.call_tool("list_jobs", {}))["jobs"]
+        assert job["job_id"] in [j["job_id"] for j in listed]
+        ok(await client.call_tool("cancel_job", {"job_id": job["job_id"]}))
+        while (seen := ok(await client.call_tool("job_status", {"job_id": job["job_id"]})))[
+            "state"
+        ] == "running":
+            assert time.monotonic() < deadline, seen
+            await anyio.sleep(0.2)
+        return seen
+
+    seen = connect(setup, f"http://{other.address}/mcp", follow_and_cancel)
+    assert seen["state"] == "cancelled" and 2 <= seen["step"] < 2000, seen
+    assert not (setup.deployment.data_dir / "adapters" / "far").exists()
+
+
 def _rounds(setup: Setup, second: str) -> CallToolResult | MCPError:
     """describe_image's first round on replica 1, its second (the sampled answer) on `second`."""
     first = f"http://{setup.deployment.replicas[0].address}/mcp"

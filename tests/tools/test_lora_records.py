@@ -74,8 +74,11 @@ def _stuck(started: threading.Event) -> Run:
         progress(1, 1000, "step 1/1000")
         on_loss(1, 2.5)
         started.set()
+        step = 1
         while True:
-            progress(1, 1000, "step 1/1000")  # raises once cancelled
+            step += 1
+            progress(step, 1000, f"step {step}/1000")  # raises once cancelled
+            on_loss(step, 2.0)
             threading.Event().wait(0.01)
 
     return run
@@ -91,8 +94,11 @@ def test_finished_jobs_come_back_and_a_running_one_comes_back_failed(tmp_path: P
     cut = jobs.submit(_stuck(started), adapter="cut", task="causal-lm", total_steps=1000)
     assert started.wait(30)
 
-    # A second server on the same file while the first lives: the jobs stay the first's.
-    assert JobManager(records=JobRecords(path)).list() == []
+    # A second server on the same file while the first lives: it sees the first's jobs as they are
+    # (running, not taken over as interrupted).
+    peer = JobManager(records=JobRecords(path))
+    assert [(j.job_id, j.state) for j in peer.list()] == [(cut.job_id, "running"), (done.job_id, "succeeded")]
+    del peer
 
     first.close()  # what the first process's death does to its lock
     later = JobManager(records=JobRecords(path))
@@ -135,4 +141,21 @@ def test_cancelled_jobs_are_recorded_as_cancelled(tmp_path: Path) -> None:
     assert jobs.wait(info.job_id, 30).state == "cancelled"
     records.close()
     (restored,) = JobManager(records=JobRecords(path)).list()
-    assert restored.state == "cancelled" and "cancelled after 1 of 1000 steps" in (restored.error or "")
+    assert restored.state == "cancelled" and "was cancelled after" in (restored.error or "")
+
+
+def test_another_server_on_the_records_follows_and_cancels_a_job(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    runner, other = JobManager(records=JobRecords(path)), JobManager(records=JobRecords(path))
+    started = threading.Event()
+    info = runner.submit(_stuck(started), adapter="far", task="causal-lm", total_steps=1000)
+    assert started.wait(30)
+    seen = other.status(info.job_id)  # what the runner last wrote: its first step, at once
+    assert seen.state == "running" and seen.step >= 1 and seen.adapter == "far"
+    assert [j.job_id for j in other.list()] == [info.job_id]
+
+    asked = other.cancel(info.job_id)
+    assert asked.state == "running"  # a request: the runner stops it when it next records progress
+    followed = other.wait(info.job_id, 30)  # polls the record: the runner's own end, written there
+    assert followed.state == "cancelled", followed
+    assert runner.wait(info.job_id, 30) == followed

@@ -47,6 +47,7 @@ __all__ = ["CURVE_POINTS", "JobLimits", "JobManager"]
 
 CURVE_POINTS = 200
 RECORD_EVERY_S = 1.0  # a running job's step and loss reach its record at most this often
+_POLL_S = 0.2  # how often wait() re-reads the record of a job another server runs
 logger = logging.getLogger(__name__)
 _FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -171,17 +172,31 @@ class JobManager:
             self._check_room()
 
     def status(self, job_id: str) -> JobInfo:
+        """A job's state; one another server sharing the records runs, as last recorded."""
         with self._changed:
+            if job_id not in self._jobs and (theirs := self._theirs(job_id)) is not None:
+                return theirs
             return self._info(self._get(job_id))
 
     def list(self) -> list[JobInfo]:
-        """All remembered jobs, newest first."""
+        """All remembered jobs, newest first, those of live servers sharing the records included."""
         with self._changed:
-            return [self._info(j) for j in reversed(self._jobs.values())]
+            ours = [self._info(j) for j in reversed(self._jobs.values())]
+        if self.records is None:
+            return ours
+        theirs = [j for j in self.records.others() if j.job_id not in self._jobs]
+        return sorted(ours + theirs[::-1], key=lambda j: j.created, reverse=True)
 
     def cancel(self, job_id: str) -> JobInfo:
-        """Stop a job: a queued one at once, a running one at its next step. Final jobs are left alone."""
+        """Stop a job: a queued one at once, a running one at its next step. Final jobs are left alone.
+
+        A job another server runs is flagged in the shared records; that server stops it when it
+        next records the job's progress (within RECORD_EVERY_S and a step)."""
         with self._changed:
+            if job_id not in self._jobs and self.records is not None:
+                theirs = self.records.request_cancel(job_id)
+                if theirs is not None:
+                    return theirs
             job = self._get(job_id)
             if job.state == "queued":
                 self._queue.remove(job)
@@ -193,6 +208,14 @@ class JobManager:
     def wait(self, job_id: str, timeout: float, *, past_step: int | None = None) -> JobInfo:
         """Block until the job is final (or, with `past_step`, has gone beyond that step), or `timeout` s."""
         deadline = time.monotonic() + timeout
+        if job_id not in self._jobs and (theirs := self._theirs(job_id)) is not None:
+            # Another server runs it: nothing here is notified, so re-read its record now and then.
+            while theirs.state not in _FINAL and (past_step is None or theirs.step <= past_step):
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
+                theirs = self._theirs(job_id) or theirs
+            return theirs
         with self._changed:
             job = self._get(job_id)
             while job.state not in _FINAL and (past_step is None or job.step <= past_step):
@@ -325,8 +348,11 @@ class JobManager:
             )
 
     def _save(self, job: _Job, info: JobInfo | None = None) -> None:
-        if self.records is not None:
-            self.records.save(info or self._info(job))
+        if self.records is not None and self.records.save(info or self._info(job)):
+            job.cancel.set()  # another server asked (cancel_job through another replica)
+
+    def _theirs(self, job_id: str) -> JobInfo | None:
+        return self.records.get(job_id) if self.records is not None else None
 
     def _get(self, job_id: str) -> _Job:
         job = self._jobs.get(job_id)

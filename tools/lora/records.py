@@ -6,10 +6,13 @@ off by a crash or a kill: it comes back failed, saying so. Nothing of its adapte
 the adapter store writes a new adapter to a temporary folder and renames it into place only once
 it is complete (store.py), and drops leftover temporary folders when it opens.
 
-Several servers may share a data directory (replicas on one volume). Each record names the server
-that owns it, and each server holds an exclusive lock (flock) on a file of its own for as long as
-it lives, so a starting server tells a dead owner (its lock is free) from a live one: it takes over
-the dead owner's records and leaves the live ones' alone.
+Several servers may share a data directory (replicas on one machine's volume). Each record names the
+server that owns it, and each server holds an exclusive lock (flock) on a file of its own for as long
+as it lives, so a starting server tells a dead owner (its lock is free) from a live one: it takes over
+the dead owner's records and leaves the live ones' alone. Any server reads any record (job_status and
+list_jobs through another replica), and asks for a job's cancellation by flagging its record: the
+owner sees the flag when it next writes the job's progress (save() returns it) and stops the job.
+SQLite's locking needs one machine's filesystem: replicas on several machines need a database server.
 
 SQLite because it is in the standard library and commits atomically with a journal: a process
 killed mid-write leaves the previous record, never half of one. Each write opens its own
@@ -37,7 +40,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
-    info TEXT NOT NULL
+    info TEXT NOT NULL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
 )
 """
 
@@ -62,8 +66,17 @@ class JobRecords:
         if self._lock is not None:
             return
         self._owners.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._owners / f"{self.owner}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
+        path = self._owners / f"{self.owner}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh random name: nobody else holds it
+            # A starting peer may have taken the file for a dead owner's between open and flock.
+            try:
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
         self._lock = fd
 
     def close(self) -> None:
@@ -75,15 +88,46 @@ class JobRecords:
     def __del__(self) -> None:
         self.close()
 
-    def save(self, info: JobInfo) -> None:
-        """Write (or replace) the record of `info.job_id`, owned by this server."""
+    def save(self, info: JobInfo) -> bool:
+        """Write (or replace) the record of `info.job_id`, owned by this server; whether another
+        server has asked for the job's cancellation."""
         with closing(self._connect()) as db, db:
             # An update keeps the row (and its rowid: the submission order restore() reads).
-            db.execute(
+            row = db.execute(
                 "INSERT INTO jobs (job_id, owner, info) VALUES (?, ?, ?) "
-                "ON CONFLICT (job_id) DO UPDATE SET owner = excluded.owner, info = excluded.info",
+                "ON CONFLICT (job_id) DO UPDATE SET owner = excluded.owner, info = excluded.info "
+                "RETURNING cancel_requested",
                 (info.job_id, self.owner, info.model_dump_json()),
-            )
+            ).fetchone()
+        return bool(row and row[0])
+
+    def get(self, job_id: str) -> JobInfo | None:
+        """The record of `job_id`, whichever server owns it; None if there is none."""
+        if not self.path.exists():
+            return None
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT info FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else JobInfo.model_validate_json(row[0])
+
+    def others(self) -> list[JobInfo]:
+        """The records of the other servers that are alive, oldest first."""
+        if not self.path.exists():
+            return []
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT owner, info FROM jobs WHERE owner != ? ORDER BY rowid", (self.owner,)
+            ).fetchall()
+        live = {owner for owner in {o for o, _ in rows} if not self._is_gone(owner)}
+        return [JobInfo.model_validate_json(text) for owner, text in rows if owner in live]
+
+    def request_cancel(self, job_id: str) -> JobInfo | None:
+        """Flag a queued or running job of another server for cancellation; its record, or None."""
+        if not self.path.exists():
+            return None
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE jobs SET cancel_requested = 1 WHERE job_id = ?", (job_id,))
+            row = db.execute("SELECT info FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else JobInfo.model_validate_json(row[0])
 
     def forget(self, job_ids: list[str]) -> None:
         if not job_ids:
@@ -109,8 +153,10 @@ class JobRecords:
                 info = info.model_copy(update={"state": "failed", "error": error, "queue_position": None})
             self.save(info)  # now this server's
             jobs.append(info)
-        for owner in dead:
-            (self._owners / f"{owner}.lock").unlink(missing_ok=True)
+        # The lock files of every server that is gone, those that never wrote a record included.
+        for lock in self._owners.glob("*.lock"):
+            if lock.stem != self.owner and self._is_gone(lock.stem):
+                lock.unlink(missing_ok=True)
         return jobs
 
     def _is_gone(self, owner: str) -> bool:
