@@ -239,7 +239,7 @@ def test_jobs_and_collections_read_as_json_and_unknown_ones_are_not_found(setup:
         assert one["state"] == "succeeded" and one["result"]["adapter"] == setup.adapter
         with pytest.raises(
             MCPError,
-            match=r"no job 'lora-00000000' \(jobs outlive a restart, but each server knows only the jobs it started; recent: lora-",
+            match=r"no job 'lora-00000000' in this server's job records \(recent: lora-",
         ):
             await client.read_resource("jobs://lora-00000000")
 

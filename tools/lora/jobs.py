@@ -359,8 +359,8 @@ class JobManager:
         if job is None:
             known = ", ".join(list(self._jobs)[-5:]) or "none"
             raise InvalidInputError(
-                f"no job {job_id[:80]!r} (jobs outlive a restart, but each server knows only the jobs it "
-                f"started; recent: {known}); list the jobs to see all that are remembered"
+                f"no job {job_id[:80]!r} in this server's job records (recent: {known}); list the jobs "
+                "to see all that are remembered"
             )
         return job
 
