@@ -303,6 +303,11 @@ class ServerSettings(BaseModel):
         description="Jobs that may wait behind the running one (0: a second job is refused as busy)",
     )
     lora_jobs_kept: int = Field(100, ge=1, description="Finished jobs remembered for job_status/list_jobs")
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL for job records shared by replicas on several machines "
+        "(none: <data_dir>/jobs.sqlite3)",
+    )
 
     # Retrieval (rag_* tools)
     rag_max_documents: int = Field(
@@ -335,6 +340,13 @@ class ServerSettings(BaseModel):
                 context = {"token": f"token #{i}", "limit": MIN_TOKEN_LENGTH}
                 raise PydanticCustomError("token_too_short", _SHORT_TOKEN, context)
         return tokens
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL: postgresql://user[:password]@host:port/database")
+        return url
 
     @field_validator("request_state_keys")
     @classmethod

@@ -1,4 +1,5 @@
-"""Job records in SQLite (tools/lora/records.py) through the job manager: what a restart reads back.
+"""Job records through the job manager, in SQLite (tools/lora/records.py) and in a real PostgreSQL
+(records_pg.py): what a restart reads back, and what another server sharing them sees and does.
 
 Real training jobs would add minutes here; these jobs are plain callables that report steps and
 losses the way train() does. The restart of a real server killed mid-training is
@@ -8,14 +9,37 @@ tests/server/test_job_restart.py.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import psycopg
+import pytest
 
 from genai_mcp.tools.lora import LoraPlan, LoraResult
 from genai_mcp.tools.lora.jobs import JobManager
-from genai_mcp.tools.lora.records import INTERRUPTED, JobRecords
+from genai_mcp.tools.lora.records import INTERRUPTED, JobRecords, Records
+from genai_mcp.tools.lora.records_pg import PgJobRecords
 from genai_mcp.tools.lora.train import LossHook
 from genai_mcp.tools.progress import Progress
+from tests.helpers.postgres import running_postgres
+
+Make = Callable[[], Records]  # a new server's records, on the store the test shares
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Make:
+    if request.param == "sqlite":
+        return lambda: JobRecords(tmp_path / "jobs.sqlite3")
+    url: str = request.getfixturevalue("postgres")
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS genai_mcp_jobs")  # each test starts from no records
+    return lambda: PgJobRecords(url)
 
 
 def _result(adapter: str, steps: int) -> LoraResult:
@@ -84,9 +108,8 @@ def _stuck(started: threading.Event) -> Run:
     return run
 
 
-def test_finished_jobs_come_back_and_a_running_one_comes_back_failed(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    first = JobRecords(path)
+def test_finished_jobs_come_back_and_a_running_one_comes_back_failed(make: Make) -> None:
+    first = make()
     jobs = JobManager(records=first)
     done = jobs.submit(_quick("kept", 3), adapter="kept", task="causal-lm", total_steps=3)
     assert jobs.wait(done.job_id, 30).state == "succeeded"
@@ -96,12 +119,12 @@ def test_finished_jobs_come_back_and_a_running_one_comes_back_failed(tmp_path: P
 
     # A second server on the same file while the first lives: it sees the first's jobs as they are
     # (running, not taken over as interrupted).
-    peer = JobManager(records=JobRecords(path))
+    peer = JobManager(records=make())
     assert [(j.job_id, j.state) for j in peer.list()] == [(cut.job_id, "running"), (done.job_id, "succeeded")]
     del peer
 
     first.close()  # what the first process's death does to its lock
-    later = JobManager(records=JobRecords(path))
+    later = JobManager(records=make())
     by_id = {j.job_id: j for j in later.list()}
     assert list(by_id) == [cut.job_id, done.job_id]  # newest first, as before the restart
     kept = by_id[done.job_id]
@@ -115,9 +138,8 @@ def test_finished_jobs_come_back_and_a_running_one_comes_back_failed(tmp_path: P
     assert jobs.wait(cut.job_id, 30).state == "cancelled"
 
 
-def test_pruned_jobs_leave_the_records(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    records = JobRecords(path)
+def test_pruned_jobs_leave_the_records(make: Make) -> None:
+    records = make()
     jobs = JobManager(records=records, keep=2)
     ids = []
     for i in range(4):
@@ -125,14 +147,13 @@ def test_pruned_jobs_leave_the_records(tmp_path: Path) -> None:
         assert jobs.wait(info.job_id, 30).state == "succeeded"
         ids.append(info.job_id)
     records.close()
-    restored = [j.job_id for j in JobManager(records=JobRecords(path)).list()]
+    restored = [j.job_id for j in JobManager(records=make()).list()]
     # keep=2 prunes at each submit, so the oldest went when the fourth was queued.
     assert restored == [ids[3], ids[2], ids[1]]
 
 
-def test_cancelled_jobs_are_recorded_as_cancelled(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    records = JobRecords(path)
+def test_cancelled_jobs_are_recorded_as_cancelled(make: Make) -> None:
+    records = make()
     jobs = JobManager(records=records)
     started = threading.Event()
     info = jobs.submit(_stuck(started), adapter="stopped", task="causal-lm", total_steps=1000)
@@ -140,13 +161,12 @@ def test_cancelled_jobs_are_recorded_as_cancelled(tmp_path: Path) -> None:
     jobs.cancel(info.job_id)
     assert jobs.wait(info.job_id, 30).state == "cancelled"
     records.close()
-    (restored,) = JobManager(records=JobRecords(path)).list()
+    (restored,) = JobManager(records=make()).list()
     assert restored.state == "cancelled" and "was cancelled after" in (restored.error or "")
 
 
-def test_another_server_on_the_records_follows_and_cancels_a_job(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    runner, other = JobManager(records=JobRecords(path)), JobManager(records=JobRecords(path))
+def test_another_server_on_the_records_follows_and_cancels_a_job(make: Make) -> None:
+    runner, other = JobManager(records=make()), JobManager(records=make())
     started = threading.Event()
     info = runner.submit(_stuck(started), adapter="far", task="causal-lm", total_steps=1000)
     assert started.wait(30)

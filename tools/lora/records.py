@@ -27,10 +27,11 @@ import secrets
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Protocol
 
 from genai_mcp.tools.lora.schemas import JobInfo
 
-__all__ = ["INTERRUPTED", "JobRecords"]
+__all__ = ["INTERRUPTED", "JobRecords", "Records", "new_owner"]
 
 INTERRUPTED = (
     "the server stopped while this job was {state} (killed, crashed or restarted); no adapter was "
@@ -46,12 +47,43 @@ CREATE TABLE IF NOT EXISTS jobs (
 """
 
 
+def new_owner() -> str:
+    """A fresh id for a server's records (random: a restarted server is a new owner)."""
+    return secrets.token_hex(8)
+
+
+class Records(Protocol):
+    """Where a job manager keeps its records: JobRecords (SQLite) or records_pg.PgJobRecords."""
+
+    owner: str
+
+    def save(self, info: JobInfo) -> bool:
+        """Write the record, owned by this server; whether another server asked to cancel the job."""
+        ...
+
+    def get(self, job_id: str) -> JobInfo | None: ...
+
+    def others(self) -> list[JobInfo]:
+        """The records of the other servers that are alive, oldest first."""
+        ...
+
+    def request_cancel(self, job_id: str) -> JobInfo | None: ...
+
+    def forget(self, job_ids: list[str]) -> None: ...
+
+    def restore(self) -> list[JobInfo]:
+        """Take over the records of servers that are gone (queued or running ones failed)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class JobRecords:
     """The job records in `path` (a SQLite file, created with its folder on first use) of one server."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.owner = secrets.token_hex(8)
+        self.owner = new_owner()
         self._owners = path.parent / (path.name + ".owners")
         self._lock: int | None = None  # the descriptor whose flock says this owner is alive
 

@@ -1,0 +1,123 @@
+"""Fine-tuning job records in PostgreSQL: what records.py keeps in SQLite, for replicas on several machines.
+
+Same records, same rules (records.py): a record names the server that owns it; any server reads
+any record and may flag another's job for cancellation, which its owner sees when it next writes
+the job's progress; a starting server takes over the records of servers that are gone and fails
+the jobs they left queued or running. A server is alive while it holds a session-level advisory
+lock keyed by its owner id on a connection of its own: PostgreSQL drops the lock when that
+connection ends, however the process ended (kill, crash, a machine lost), so no lock file on
+a shared disk is needed. Each write is one transaction on its own short connection.
+
+Needs psycopg (`pip install 'genai-mcp[postgres]'`); imported only when a database is configured.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from genai_mcp.tools.lora.records import INTERRUPTED, new_owner
+from genai_mcp.tools.lora.schemas import JobInfo
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PgJobRecords"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS genai_mcp_jobs (
+    seq BIGSERIAL,
+    job_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    info JSONB NOT NULL,
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE
+)
+"""
+
+
+def _lock_key(owner: str) -> int:
+    return int(owner, 16) & (2**63 - 1)  # advisory locks take a signed 64-bit key
+
+
+class PgJobRecords:
+    """The job records of one server in the database at `url` (postgresql://...)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.owner = new_owner()
+        self._alive: psycopg.Connection[Any] | None = None  # holds this owner's advisory lock
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        if self._alive is None or self._alive.closed:
+            alive = psycopg.connect(self.url, autocommit=True)
+            alive.execute(_SCHEMA)
+            alive.execute("SELECT pg_advisory_lock(%s)", (_lock_key(self.owner),))
+            self._alive = alive
+        return psycopg.connect(self.url)
+
+    def close(self) -> None:
+        if self._alive is not None:
+            self._alive.close()
+            self._alive = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def save(self, info: JobInfo) -> bool:
+        with self._connect() as db:
+            row = db.execute(
+                "INSERT INTO genai_mcp_jobs (job_id, owner, info) VALUES (%s, %s, %s::jsonb) "
+                "ON CONFLICT (job_id) DO UPDATE SET owner = excluded.owner, info = excluded.info "
+                "RETURNING cancel_requested",
+                (info.job_id, self.owner, info.model_dump_json()),
+            ).fetchone()
+        return bool(row and row[0])
+
+    def get(self, job_id: str) -> JobInfo | None:
+        with self._connect() as db:
+            row = db.execute("SELECT info FROM genai_mcp_jobs WHERE job_id = %s", (job_id,)).fetchone()
+        return None if row is None else JobInfo.model_validate(row[0])
+
+    def others(self) -> list[JobInfo]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT owner, info FROM genai_mcp_jobs WHERE owner != %s ORDER BY seq", (self.owner,)
+            ).fetchall()
+            live = {o for o in {o for o, _ in rows} if not self._is_gone(db, o)}
+        return [JobInfo.model_validate(info) for owner, info in rows if owner in live]
+
+    def request_cancel(self, job_id: str) -> JobInfo | None:
+        with self._connect() as db:
+            row = db.execute(
+                "UPDATE genai_mcp_jobs SET cancel_requested = TRUE WHERE job_id = %s RETURNING info",
+                (job_id,),
+            ).fetchone()
+        return None if row is None else JobInfo.model_validate(row[0])
+
+    def forget(self, job_ids: list[str]) -> None:
+        if job_ids:
+            with self._connect() as db:
+                db.execute("DELETE FROM genai_mcp_jobs WHERE job_id = ANY(%s)", (job_ids,))
+
+    def restore(self) -> list[JobInfo]:
+        with self._connect() as db:
+            rows = db.execute("SELECT owner, info FROM genai_mcp_jobs ORDER BY seq").fetchall()
+            dead = {o for o in {o for o, _ in rows} if o != self.owner and self._is_gone(db, o)}
+        jobs: list[JobInfo] = []
+        for owner, raw in rows:
+            if owner not in dead:
+                continue
+            info = JobInfo.model_validate(raw)
+            if info.state in ("queued", "running"):
+                error = INTERRUPTED.format(state=info.state)
+                info = info.model_copy(update={"state": "failed", "error": error, "queue_position": None})
+            self.save(info)  # now this server's
+            jobs.append(info)
+        return jobs
+
+    @staticmethod
+    def _is_gone(db: psycopg.Connection[Any], owner: str) -> bool:
+        key = _lock_key(owner)
+        (free,) = db.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone() or (False,)
+        return bool(free)  # a transaction-level probe: released when this transaction ends
