@@ -24,8 +24,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+
+if not __package__:  # run as a script (python deploy/run.py): deploy/ is a package of the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from deploy.postgres import running_postgres
 
 __all__ = ["AFFINITY_HEADER", "Deployment", "Replica", "config_text", "find_nginx", "start"]
 
@@ -54,7 +59,9 @@ class Deployment:
     prefix: Path  # nginx's prefix: its config, logs and temp files
     replicas: list[Replica]
     nginx: subprocess.Popen[bytes]
+    database_url: str | None = None  # the PostgreSQL the replicas keep job records in, if started
     extra: list[Replica] = field(default_factory=list)
+    cleanup: ExitStack = field(default_factory=ExitStack)  # stops PostgreSQL, if started
 
     @property
     def mcp_url(self) -> str:
@@ -67,6 +74,7 @@ class Deployment:
     def stop(self) -> None:
         for process in [self.nginx, *(r.process for r in self.replicas + self.extra)]:
             _stop(process)
+        self.cleanup.close()
 
 
 def find_nginx() -> str:
@@ -153,20 +161,27 @@ def start(
     token: str | None = None,
     key: str | None = None,
     env: dict[str, str] | None = None,
+    postgres: bool = False,
 ) -> Deployment:
     """`replicas` genai-mcp processes and nginx in front of them, returned once nginx answers /health.
 
     `token` and `key` default to fresh random ones; `env` is added to every replica's environment
-    (e.g. HF_HUB_OFFLINE=1). The data directory is workdir/data, shared by all replicas.
+    (e.g. HF_HUB_OFFLINE=1). The data directory is workdir/data, shared by all replicas. With
+    `postgres`, a PostgreSQL is started first and the replicas keep their job records in it
+    (GENAI_MCP_DATABASE_URL) instead of the data directory's SQLite file.
     """
     nginx = find_nginx()
     workdir.mkdir(parents=True, exist_ok=True)
+    cleanup = ExitStack()
+    env = dict(env or {})
+    if postgres:
+        env["GENAI_MCP_DATABASE_URL"] = cleanup.enter_context(running_postgres())
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     token = token or secrets.token_urlsafe(32)
     key = key or secrets.token_hex(32)
     data_dir = workdir / "data"
-    started = [start_replica(workdir, token, key, data_dir, url, env or {}) for _ in range(replicas)]
+    started = [start_replica(workdir, token, key, data_dir, url, env) for _ in range(replicas)]
     try:
         for replica in started:
             wait_healthy(f"http://{replica.address}", replica.process, replica.log_path)
@@ -177,11 +192,13 @@ def start(
             proxy = subprocess.Popen(
                 [nginx, "-c", str(config), "-p", str(prefix)], stdout=log, stderr=subprocess.STDOUT
             )
-        deployment = Deployment(url, token, key, data_dir, prefix, started, proxy)
+        database = env.get("GENAI_MCP_DATABASE_URL")
+        deployment = Deployment(url, token, key, data_dir, prefix, started, proxy, database, cleanup=cleanup)
         wait_healthy(url, proxy, log_path)
     except BaseException:
         for replica in started:
             _stop(replica.process)
+        cleanup.close()
         raise
     return deployment
 
@@ -202,13 +219,24 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--port", type=int, default=8080, help="nginx's port")
     parser.add_argument("--workdir", type=Path, default=Path("deploy-run"), help="logs, nginx prefix, data")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a PostgreSQL for the job records (Debian's postgresql-15)",
+    )
     args = parser.parse_args()
     # A token and key given in the environment are the operator's; otherwise fresh ones are printed.
     token = os.environ.get("GENAI_MCP_TOKENS")
     key = os.environ.get("GENAI_MCP_REQUEST_STATE_KEYS")
     passed = {k: v for k, v in os.environ.items() if k.startswith(("GENAI_MCP_", "HF_"))}
     deployment = start(
-        args.workdir.resolve(), replicas=args.replicas, port=args.port, token=token, key=key, env=passed
+        args.workdir.resolve(),
+        replicas=args.replicas,
+        port=args.port,
+        token=token,
+        key=key,
+        env=passed,
+        postgres=args.postgres,
     )
     print(f"genai-mcp: {deployment.mcp_url} -> {', '.join(r.address for r in deployment.replicas)}")
     if token is None:

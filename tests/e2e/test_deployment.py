@@ -1,6 +1,7 @@
 """deploy/run.py as written: two genai-mcp replicas behind a real nginx, checked with the SDK client.
 
-One deployment serves the whole module (a replica start is seconds of this machine's two cores).
+One deployment serves the whole module (a replica start is seconds of this machine's two cores):
+PostgreSQL (the job records), two replicas on one data directory, nginx.
 A third replica outside nginx has the same token and data directory but no shared request-state
 key: it shows what a replica without GENAI_MCP_REQUEST_STATE_KEYS does to a call's second round.
 The last test kills a replica, so it runs last.
@@ -64,7 +65,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     find_nginx()  # a missing nginx fails here, with how to install it; never skipped
     work = tmp_path_factory.mktemp("deployment")
     env = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "GENAI_MCP_LOG_LEVEL": "WARNING"}
-    deployment = start(work, replicas=2, env=env)
+    deployment = start(work, replicas=2, env=env, postgres=True)  # job records in PostgreSQL
     try:
         lone = start_replica(work, deployment.token, None, deployment.data_dir, deployment.url, env)
         deployment.extra.append(lone)
@@ -195,8 +196,8 @@ def test_a_job_started_through_one_replica_is_followed_and_cancelled_through_the
     (other,) = [r for r in setup.deployment.replicas if r.address != runner]
 
     async def follow_and_cancel(client: Client) -> dict[str, Any]:
-        # The job trains on the runner; the records it writes to the shared data dir are what the
-        # other replica answers from: poll them until it has gone past its first step.
+        # The job trains on the runner; the records it writes to PostgreSQL are what the other
+        # replica answers from: poll them until it has gone past its first step.
         deadline = time.monotonic() + 60
         while (seen := ok(await client.call_tool("job_status", {"job_id": job["job_id"]})))["step"] < 2:
             assert seen["state"] in ("queued", "running") and time.monotonic() < deadline, seen
@@ -213,6 +214,8 @@ def test_a_job_started_through_one_replica_is_followed_and_cancelled_through_the
 
     seen = connect(setup, f"http://{other.address}/mcp", follow_and_cancel)
     assert seen["state"] == "cancelled" and 2 <= seen["step"] < 2000, seen
+    assert setup.deployment.database_url is not None
+    assert not (setup.deployment.data_dir / "jobs.sqlite3").exists()  # the records went to PostgreSQL
     assert not (setup.deployment.data_dir / "adapters" / "far").exists()
 
 
