@@ -219,6 +219,27 @@ def test_a_job_started_through_one_replica_is_followed_and_cancelled_through_the
     assert not (setup.deployment.data_dir / "adapters" / "far").exists()
 
 
+def test_a_collection_indexed_through_one_replica_is_searched_through_the_other(setup: Setup) -> None:
+    first, second = (f"http://{r.address}/mcp" for r in setup.deployment.replicas)
+    documents = [
+        {"id": "herons", "text": "Herons stand still in shallow water and spear fish with their beaks."},
+        {"id": "kettles", "text": "A kettle boils water for tea on the stove in the kitchen."},
+    ]
+
+    async def index(client: Client) -> None:
+        done = ok(await client.call_tool("rag_index", {"collection": "shared", "documents": documents}))
+        assert [d["id"] for d in done["documents"]] == ["herons", "kettles"]
+
+    async def search(client: Client) -> list[str]:
+        found = ok(
+            await client.call_tool("rag_search", {"collection": "shared", "query": "herons fish", "k": 1})
+        )
+        return [hit["document_id"] for hit in found["hits"]]
+
+    connect(setup, first, index)
+    assert connect(setup, second, search) == ["herons"]  # the shared data directory's collection
+
+
 def _rounds(setup: Setup, second: str) -> CallToolResult | MCPError:
     """describe_image's first round on replica 1, its second (the sampled answer) on `second`."""
     first = f"http://{setup.deployment.replicas[0].address}/mcp"
