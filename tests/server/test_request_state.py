@@ -14,6 +14,7 @@ from genai_mcp.server.app import create_server
 from genai_mcp.server.lora_confirmation import confirmation
 from genai_mcp.server.settings import ServerSettings, SettingsError
 from genai_mcp.tools.lora import LoraPlan
+from tests.helpers.processes import TOKEN, start_http_server, stop
 
 KEY_A, KEY_B = "a" * 32, "b" * 40
 
@@ -97,3 +98,14 @@ def test_the_lora_question_is_the_same_whatever_a_replica_measured() -> None:
     # replica is a different question and the client is asked again until it gives up.
     assert _question(_plan(estimated_seconds=12)) == _question(_plan(estimated_seconds=13.5))
     assert _question(_plan(steps=30)) != _question(_plan(steps=31))
+
+
+def test_an_http_server_without_a_key_says_what_breaks_behind_a_load_balancer(tmp_path: Path) -> None:
+    env = {"GENAI_MCP_TOKENS": TOKEN}
+    lone = start_http_server(tmp_path, **env)
+    stop(lone.process)
+    assert "no GENAI_MCP_REQUEST_STATE_KEYS" in lone.log_path.read_text()
+    assert "Invalid or expired requestState" in lone.log_path.read_text()
+    keyed = start_http_server(tmp_path, **env, GENAI_MCP_REQUEST_STATE_KEYS=KEY_A)
+    stop(keyed.process)
+    assert "REQUEST_STATE_KEYS" not in keyed.log_path.read_text()
