@@ -1,10 +1,10 @@
 """The protocol face while heavy work runs: tools/list latency, and how fast the heavy calls go.
 
-    python bench/serving.py [--num-images 16] [--steps 1000] [--busy 2] [--niceness 0,10]
+    python bench/serving.py [--num-images 16] [--steps 1000] [--busy 2] [--modes before,default,nice10]
                             [--scenarios ddpm,mix] [--json bench/results/serving.json]
 
-Each run is a fresh child process holding one genai-mcp server in memory (torch's default threads,
-gc freeze on, as `genai-mcp serve` runs) with its models loaded first, and clients on it:
+Each run is a fresh child process holding one genai-mcp server in memory (gc freeze on, as
+`genai-mcp serve` runs) with its models loaded first, and clients on it:
 
     ddpm   one sample_images call (DDPM, --steps steps, --num-images images on the house DDPM)
     mix    the same sample, and two clients calling generate_text (house GPT-2, 256 new tokens,
@@ -12,12 +12,18 @@ gc freeze on, as `genai-mcp serve` runs) with its models loaded first, and clien
 
 while another client times tools/list round trips (10 ms apart) until the sample ends. Every
 scenario runs with nothing else on the machine and with --busy competing processes (pure-Python
-busy loops at the default priority, started by this script), once per work niceness (0: model work
-in anyio's threads at the process's priority, the baseline; 10: the default, tools/work.py).
-Runs of one scenario alternate their niceness so drift in load hits each alike.
+busy loops at the default priority, started by this script), once per mode:
 
-Targets (issue 15): tools/list p99 < 20 ms and max < 50 ms with nothing else running; p99 < 50 ms
-with two busy processes; with nothing else running, the heavy calls no slower than the baseline.
+    before    torch's default threads for every call, no work niceness: how work ran before
+              tools/work.py (GENAI_MCP_TORCH_THREADS = the cores), the same-run baseline
+    default   the server's defaults: the thread budget, work niceness 0
+    nice10    the thread budget and GENAI_MCP_WORK_NICENESS=10
+
+Runs of one scenario alternate their order so drift in load hits each mode alike.
+
+Targets (issue 15), for the default mode: tools/list p99 < 20 ms and max < 50 ms with nothing else
+running; p99 < 50 ms with two busy processes; with nothing else running, the heavy calls no slower
+than `before` (sample time and generate_text tokens/s within 5 %).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from mcp import Client
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"quiet_p99_ms": 20.0, "quiet_max_ms": 50.0, "busy_p99_ms": 50.0, "heavy_slowdown": 1.05}
+MODES = {"before": (0, os.cpu_count() or 1), "default": (0, None), "nice10": (10, None)}  # niceness, threads
 TOKENS = 256
 
 
@@ -54,9 +61,10 @@ async def child_run(args: argparse.Namespace) -> dict[str, Any]:
     settings = ServerSettings(
         data_dir=Path(tempfile.mkdtemp(prefix="bench-serving-")),
         log_level="WARNING",
-        work_niceness=args.child_niceness,
+        work_niceness=MODES[args.child_mode][0],
+        torch_threads=MODES[args.child_mode][1],
     )
-    configure_process(settings)  # the work niceness, as the serve command applies it
+    configure_process(settings)  # niceness and threads, as the serve command applies them
     server = create_server(settings)
     sample_args = {"num_images": args.num_images, "steps": args.steps, "scheduler": "ddpm", "seed": 0}
     text_args = {"prompt": "def parse(", "max_new_tokens": TOKENS, "temperature": 0.8, "seed": 1}
@@ -113,7 +121,7 @@ async def child_run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def run_one(scenario: str, niceness: int, busy: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(scenario: str, mode: str, busy: int, args: argparse.Namespace) -> dict[str, Any]:
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     try:
         out = subprocess.run(
@@ -122,8 +130,8 @@ def run_one(scenario: str, niceness: int, busy: int, args: argparse.Namespace) -
                 __file__,
                 "--child-scenario",
                 scenario,
-                "--child-niceness",
-                str(niceness),
+                "--child-mode",
+                mode,
                 "--num-images",
                 str(args.num_images),
                 "--steps",
@@ -139,31 +147,35 @@ def run_one(scenario: str, niceness: int, busy: int, args: argparse.Namespace) -
             hog.kill()
             hog.wait()
     if out.returncode != 0:
-        raise SystemExit(f"child run failed ({scenario}, niceness {niceness}, busy {busy}):\n{out.stderr}")
+        raise SystemExit(f"child run failed ({scenario}, {mode}, busy {busy}):\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"scenario": scenario, "niceness": niceness, "busy": busy, **result}
+    return {"scenario": scenario, "mode": mode, "busy": busy, **result}
 
 
-def verdicts(runs: list[dict[str, Any]], default: int, baseline: int) -> dict[str, Any]:
+def verdicts(runs: list[dict[str, Any]]) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     for run in runs:
-        if run["niceness"] != default:
+        if run["mode"] != "default":
             continue
         where = f"{run['scenario']}, busy {run['busy']}"
-        if run["busy"] == 0:
-            checks[f"{where}: p99"] = (run["p99_ms"], TARGETS["quiet_p99_ms"])
-            checks[f"{where}: max"] = (run["max_ms"], TARGETS["quiet_max_ms"])
-            base = next(
-                r
-                for r in runs
-                if r["niceness"] == baseline and r["scenario"] == run["scenario"] and not r["busy"]
-            )
-            checks[f"{where}: sample time vs niceness {baseline}"] = (
-                round(run["sample_s"] / base["sample_s"], 3),
+        if run["busy"]:
+            checks[f"{where}: p99 ms"] = (run["p99_ms"], TARGETS["busy_p99_ms"])
+            continue
+        checks[f"{where}: p99 ms"] = (run["p99_ms"], TARGETS["quiet_p99_ms"])
+        checks[f"{where}: max ms"] = (run["max_ms"], TARGETS["quiet_max_ms"])
+        before = [
+            r for r in runs if r["mode"] == "before" and r["scenario"] == run["scenario"] and not r["busy"]
+        ]
+        if before:
+            checks[f"{where}: sample time / before"] = (
+                round(run["sample_s"] / before[0]["sample_s"], 3),
                 TARGETS["heavy_slowdown"],
             )
-        else:
-            checks[f"{where}: p99"] = (run["p99_ms"], TARGETS["busy_p99_ms"])
+            if run.get("text_tokens_per_s") and before[0].get("text_tokens_per_s"):
+                checks[f"{where}: before tokens/s / tokens/s"] = (
+                    round(before[0]["text_tokens_per_s"] / run["text_tokens_per_s"], 3),
+                    TARGETS["heavy_slowdown"],
+                )
     return {k: {"value": v, "target": t, "ok": v <= t} for k, (v, t) in checks.items()}
 
 
@@ -174,34 +186,36 @@ def main() -> None:
     parser.add_argument("--num-images", type=int, default=16)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--busy", type=int, default=2, help="competing busy processes in the loaded runs")
-    parser.add_argument("--niceness", default="0,10", help="work niceness values; the first is the baseline")
+    parser.add_argument("--modes", default="before,default,nice10", help=f"of {', '.join(MODES)}")
     parser.add_argument("--scenarios", default="ddpm,mix")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "serving.json")
     parser.add_argument("--child-scenario", help=argparse.SUPPRESS)
-    parser.add_argument("--child-niceness", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-mode", choices=list(MODES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_scenario:
         print(json.dumps(anyio.run(child_run, args)))
         return
-    values = [int(v) for v in args.niceness.split(",")]
-    baseline, default = values[0], values[-1]
+    modes = args.modes.split(",")
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; choose from {list(MODES)}")
     runs: list[dict[str, Any]] = []
     load = os.getloadavg()
     for scenario in args.scenarios.split(","):
         for busy in sorted({0, args.busy}):
-            order = values if len(runs) % 2 == 0 else values[::-1]
-            for niceness in order:
-                run = run_one(scenario, niceness, busy, args)
+            order = modes if len(runs) % 2 == 0 else modes[::-1]
+            for mode in order:
+                run = run_one(scenario, mode, busy, args)
                 runs.append(run)
                 print(json.dumps(run), flush=True)
-    checks = verdicts(runs, default, baseline)
+    checks = verdicts(runs)
     print(f"\nDDPM-{args.steps}, {args.num_images} images; load before the runs {load}")
     print(
-        f"{'scenario':8} {'busy':>4} {'nice':>4} {'lists':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'sample s':>9} {'tok/s':>7}"
+        f"{'scenario':8} {'busy':>4} {'mode':>8} {'lists':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'sample s':>9} {'tok/s':>7}"
     )
     for r in runs:
         print(
-            f"{r['scenario']:8} {r['busy']:4} {r['niceness']:4} {r['lists']:6} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} "
+            f"{r['scenario']:8} {r['busy']:4} {r['mode']:>8} {r['lists']:6} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} "
             f"{r['max_ms']:7.1f} {r['sample_s']:9.1f} {r.get('text_tokens_per_s') or '':>7}"
         )
     for name, check in checks.items():

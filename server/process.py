@@ -25,8 +25,7 @@ def configure_process(settings: ServerSettings) -> None:
     - The model libraries' console progress bars are off (tools/models/progress_bars.py), set
       before they are imported (tools import them on first call) and on any already loaded.
     - Model work (tools/work.py): GENAI_MCP_WORK_NICENESS nice levels below the protocol's
-      threads, so a contended machine still answers initialize, tools/list and cancellations
-      promptly; torch's threads per work item from the thread budget (torch's default while the
+      threads (0, the default: none); torch's threads per work item from the thread budget (torch's default while the
       cores are free, fewer while other processes take them), unless GENAI_MCP_TORCH_THREADS fixes
       the count. A fixed count also goes to OMP_NUM_THREADS (torch reads it when first imported)
       and to a torch already loaded.

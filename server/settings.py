@@ -167,7 +167,7 @@ class ServerSettings(BaseModel):
         True, description="After each model load, collect once and freeze the heap out of Python's gc"
     )
     work_niceness: int = Field(
-        10,
+        0,
         ge=0,
         le=19,
         description="How much lower (Linux nice) model work runs than the protocol's threads (0: off)",
