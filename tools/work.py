@@ -16,8 +16,11 @@ operation; when another process holds one of the cores, every operation waits fo
 lost its core (measured here: 20 house-DDPM steps took 0.24 s on one thread and 10.3 s on two while
 other processes ran), and the threads spinning at those barriers take the core the event loop
 needs. So unless an operator fixes the count, each work item starts with `thread_budget()` threads:
-torch's default while the cores are otherwise free, fewer as other runnable tasks (the kernel's
-count in /proc/loadavg, less this process's running work) take them, one at least. The count is set
+torch's default while the cores are otherwise free, fewer as other processes' runnable tasks (the
+kernel's count in /proc/loadavg less this process's own running threads, read at most every 0.25 s)
+and this process's other work items take them, one at least. The protocol's own threads do not
+count against the budget: they are short bursts, and halving a sample's threads every time the
+event loop answers a request cost a quarter of its speed. The count is set
 in the work thread itself: under OpenMP it is a per-thread setting, read when an operation starts.
 Long work revisits its count as it goes (`rebudget()` from its steps, at most every 0.25 s): a
 sample that took both cores of an idle machine gives one back when a second call arrives, and takes
@@ -98,11 +101,10 @@ def lower_this_thread() -> None:
         logger.warning("cannot lower the priority of a work thread: %s", exc)
 
 
-def budget(cores: int, full: int, runnable: int, ours: int) -> int:
-    """Threads for a new work item: `full` if the cores left by `runnable` tasks (the caller among
-    them) and by `ours` (this process's running work threads, counted in `runnable` too) hold it,
-    else what they hold, at least one."""
-    others = max(0, runnable - 1 - ours)
+def budget(cores: int, full: int, others: int, ours: int) -> int:
+    """Threads for a work item: `full` if the cores left by `others` (other processes' runnable
+    tasks) and `ours` (this process's other work items' threads) hold it, else what they hold, at
+    least one."""
     return max(1, min(full, cores - others - ours))
 
 
@@ -115,13 +117,36 @@ def thread_budget(mine: int = 0) -> int:
     full = _full if _full is not None else cores
     if not _LINUX or full == 1:
         return full
+    others = _other_runnable()
+    if others is None:
+        return full
+    return budget(cores, full, others, _running_threads - mine)
+
+
+_seen = (float("-inf"), 0)  # (when, other processes' runnable tasks then)
+
+
+def _other_runnable() -> int | None:
+    """Other processes' runnable tasks: the kernel's count less this process's running threads,
+    re-read at most every REBUDGET_SECONDS (a read takes ~1 ms with 40 threads). Called under _lock."""
+    global _seen
+    now = time.monotonic()
+    if now - _seen[0] < REBUDGET_SECONDS:
+        return _seen[1]
     try:
         with open("/proc/loadavg", encoding="ascii") as f:
             runnable = int(f.read().split()[3].split("/")[0])
+        own = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                    own += f.read().rsplit(b")", 1)[1].split()[0] == b"R"
+            except OSError:  # the thread ended meanwhile
+                continue
     except (OSError, ValueError, IndexError):
-        return full
-    # Running work's own threads are among the runnable: all but the caller, which budget() counts.
-    return budget(cores, full, runnable - max(0, mine - 1), _running_threads - mine)
+        return None
+    _seen = (now, max(0, runnable - own))
+    return _seen[1]
 
 
 def rebudget() -> None:

@@ -94,21 +94,21 @@ def test_work_on_a_crowded_machine_gets_one_torch_thread() -> None:
 
 
 @pytest.mark.parametrize(
-    "cores, full, runnable, ours, expected",
+    "cores, full, others, ours, expected",
     [
-        (2, 2, 1, 0, 2),  # nothing else runs: torch's own count
-        (2, 2, 2, 0, 1),  # another process holds a core
-        (2, 2, 3, 2, 1),  # this process's other work holds both
-        (2, 1, 1, 0, 1),  # OMP_NUM_THREADS=1 stays 1
-        (16, 16, 5, 0, 12),  # four others on sixteen cores
-        (16, 8, 5, 0, 8),  # never above torch's own count
-        (4, 4, 9, 0, 1),  # at least one
+        (2, 2, 0, 0, 2),  # nothing else runs: torch's own count
+        (2, 2, 1, 0, 1),  # another process holds a core
+        (2, 2, 0, 2, 1),  # this process's other work holds both
+        (2, 1, 0, 0, 1),  # OMP_NUM_THREADS=1 stays 1
+        (16, 16, 4, 0, 12),  # four others on sixteen cores
+        (16, 8, 4, 0, 8),  # never above torch's own count
+        (4, 4, 8, 0, 1),  # at least one
     ],
 )
 def test_the_budget_counts_the_cores_others_leave(
-    cores: int, full: int, runnable: int, ours: int, expected: int
+    cores: int, full: int, others: int, ours: int, expected: int
 ) -> None:
-    assert work.budget(cores, full, runnable, ours) == expected
+    assert work.budget(cores, full, others, ours) == expected
 
 
 def test_bad_settings_are_refused() -> None:
@@ -124,7 +124,7 @@ REBUDGET = textwrap.dedent(
     import torch
     from genai_mcp.tools import work
 
-    work.REBUDGET_SECONDS = 0.0
+    work.REBUDGET_SECONDS = 0.0  # every step re-reads the machine
     seen = []
 
     def long_work():
