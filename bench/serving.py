@@ -1,6 +1,6 @@
 """The protocol face while heavy work runs: tools/list latency, and how fast the heavy calls go.
 
-    python bench/serving.py [--num-images 16] [--steps 1000] [--busy 2] [--modes before,default,nice10]
+    python bench/serving.py [--num-images 16] [--steps 1000] [--busy 0,2] [--modes before,default,nice10]
                             [--scenarios ddpm,mix] [--json bench/results/serving.json]
 
 Each run is a fresh child process holding one genai-mcp server in memory (gc freeze on, as
@@ -11,7 +11,7 @@ Each run is a fresh child process holding one genai-mcp server in memory (gc fre
            sampled) one call after another until the sample ends
 
 while another client times tools/list round trips (10 ms apart) until the sample ends. Every
-scenario runs with nothing else on the machine and with --busy competing processes (pure-Python
+scenario runs with each --busy count of competing processes (0: nothing else; pure-Python
 busy loops at the default priority, started by this script), once per mode:
 
     before    torch's default threads for every call, no work niceness: how work ran before
@@ -185,7 +185,9 @@ def main() -> None:
     )
     parser.add_argument("--num-images", type=int, default=16)
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--busy", type=int, default=2, help="competing busy processes in the loaded runs")
+    parser.add_argument(
+        "--busy", default="0,2", help="competing busy processes, one run per value (0: nothing else)"
+    )
     parser.add_argument("--modes", default="before,default,nice10", help=f"of {', '.join(MODES)}")
     parser.add_argument("--scenarios", default="ddpm,mix")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "serving.json")
@@ -202,7 +204,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     load = os.getloadavg()
     for scenario in args.scenarios.split(","):
-        for busy in sorted({0, args.busy}):
+        for busy in [int(b) for b in args.busy.split(",")]:
             order = modes if len(runs) % 2 == 0 else modes[::-1]
             for mode in order:
                 run = run_one(scenario, mode, busy, args)
