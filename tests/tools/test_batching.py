@@ -216,3 +216,22 @@ def test_batched_zero_shot_equals_unbatched_with_each_callers_labels(specs: list
         assert [s.probability for s in rb.scores] == pytest.approx(
             [s.probability for s in ra.scores], abs=1e-5
         )
+
+
+def test_calls_announced_as_coming_batch_from_the_first() -> None:
+    batcher = ForwardBatcher(window_s=GENEROUS_S, max_batch=8)
+    all_coming = threading.Barrier(8)
+
+    def call(i: int) -> int:
+        with batcher.coming("g"):
+            all_coming.wait()  # every call under way (decoding, say) before any reaches the batcher
+            return batcher.run("k", i, doubled, group="g")
+
+    assert together([partial(call, i) for i in range(8)]) == [2 * i for i in range(8)]
+    stats = batcher.stats()
+    assert stats.forwards == 1 and stats.largest_batch == 8  # no first call alone: no warm-up needed
+    assert batcher._coming == {}
+    lone = ForwardBatcher(window_s=GENEROUS_S, max_batch=8)
+    with lone.coming("g"):  # a lone announced call still runs at once
+        assert lone.run("k", 5, doubled, group="g") == 10
+    assert lone.stats().max_wait_s == 0.0

@@ -5,15 +5,17 @@ bad input fails only its own caller, before any batching). `ForwardBatcher.run(k
 is leader-follower over threading primitives, one open batch per key:
 
     the first caller for a key opens a batch and leads it: if there is sign of company (another
-    call on the key arrived within the last `window_s`, or a forward on the key is running) it
+    call on the key arrived within the last `window_s`, a forward on the key is running, or
+    another call of its `group` is on its way: `with batcher.coming(group)` around a whole call,
+    decoding included, says so from its start) it
     waits up to `window_s` (less if the batch fills to `max_batch` items); it then closes the
     batch, runs `forward(items)` once and hands each member its own output; callers that arrive
     while the batch is open join it and wait for that output; callers that arrive once it is
     closed open the next one.
 
 A lone caller (nothing else on its model within the window) therefore runs at once, and no caller
-waits more than the window: the first call of a burst goes alone and the rest of the burst
-batches. Window 0 (or max_batch 1) runs every call alone at once. Python threads cannot be interrupted, so a caller whose request was cancelled still finishes
+waits more than the window; the first call of a burst waits for the burst only if the burst's other
+calls announced themselves with `coming`, and otherwise goes alone while the rest batches. Window 0 (or max_batch 1) runs every call alone at once. Python threads cannot be interrupted, so a caller whose request was cancelled still finishes
 its part and the others are not disturbed. If a shared forward raises, each member's item is run on
 its own so that only the caller whose item fails sees the error. Items are counted in "rows" (e.g.
 images) so that a caller with several images takes several places of `max_batch`.
@@ -26,7 +28,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -76,6 +79,7 @@ class ForwardBatcher:
         # outlive their eviction from the model cache here.
         self._arrived: dict[Hashable, float] = {}
         self._running: dict[Hashable, int] = {}
+        self._coming: dict[Hashable, int] = {}  # calls of a group under way (see `coming`)
         self._stats = BatchStats()
 
     @property
@@ -86,14 +90,36 @@ class ForwardBatcher:
         with self._lock:
             return BatchStats(**vars(self._stats))
 
-    def run(self, key: Hashable, item: T, forward: Callable[[list[T]], list[R]], rows: int = 1) -> R:
+    @contextmanager
+    def coming(self, group: Hashable) -> Iterator[None]:
+        """Around a whole call that will `run(..., group=group)`: while it is under way, a leader of
+        the same group knows to wait for it (a burst's first call no longer goes alone)."""
+        with self._lock:
+            self._coming[group] = self._coming.get(group, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._coming[group] -= 1
+                if not self._coming[group]:
+                    del self._coming[group]
+
+    def run(
+        self,
+        key: Hashable,
+        item: T,
+        forward: Callable[[list[T]], list[R]],
+        rows: int = 1,
+        group: Hashable | None = None,
+    ) -> R:
         """forward([item])[0], computed in one pass with the other callers' items of the same key that
-        arrive within the window. Raises what the forward raised for this item."""
+        arrive within the window. Raises what the forward raised for this item. `group`: the one a
+        surrounding `coming` announced, if any."""
         now = time.perf_counter()
         with self._lock:
             self._stats.calls += 1
             self._stats.rows += rows
-            company = self._company(key, now)
+            company = self._company(key, now) or (group is not None and self._coming.get(group, 0) > 1)
             batch = self._open.get(key)
             joined = (
                 batch is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError, ModelUnavailableError
@@ -22,7 +23,7 @@ from genai_mcp.tools.vision.schemas import Timing
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["Clock", "decode_all", "pixels_of", "shared_forward"]
+__all__ = ["Clock", "coming", "decode_all", "pixels_of", "shared_forward"]
 
 
 class Clock:
@@ -58,10 +59,21 @@ def decode_all(image: str | list[str], policy: ImagePolicy, max_batch: int) -> l
     return load_images(specs, policy)
 
 
+def coming(batcher: ForwardBatcher | None, group: tuple[str, str | None]) -> AbstractContextManager[None]:
+    """Around a whole call (decoding included): its batcher's leaders know it is on its way."""
+    return batcher.coming(group) if batcher is not None and batcher.enabled else nullcontext()
+
+
 def shared_forward(
-    batcher: ForwardBatcher | None, what: str, net: Any, pixels: Any, run: Callable[[Any], Any]
+    batcher: ForwardBatcher | None,
+    what: str,
+    net: Any,
+    pixels: Any,
+    run: Callable[[Any], Any],
+    group: tuple[str, str | None] | None = None,
 ) -> Any:
-    """run(pixels), in one pass with concurrent callers' pixels for the same model and input shape."""
+    """run(pixels), in one pass with concurrent callers' pixels for the same model and input shape;
+    `group` as given to `coming` around the call."""
     import torch
 
     if batcher is None or not batcher.enabled:
@@ -73,7 +85,7 @@ def shared_forward(
         return list(out.split([len(p) for p in batch]))
 
     key = (what, net, tuple(pixels.shape[1:]), pixels.dtype, pixels.device)
-    return batcher.run(key, pixels, forward, rows=len(pixels))
+    return batcher.run(key, pixels, forward, rows=len(pixels), group=group)
 
 
 def pixels_of(

@@ -15,7 +15,7 @@ from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.images import ImagePolicy
 from genai_mcp.tools.models import ModelBundle, ModelCache, load_model
 from genai_mcp.tools.models.batching import ForwardBatcher
-from genai_mcp.tools.vision.forward import Clock, decode_all, pixels_of, shared_forward
+from genai_mcp.tools.vision.forward import Clock, coming, decode_all, pixels_of, shared_forward
 from genai_mcp.tools.vision.schemas import (
     MAX_LABELS,
     ClassifyRequest,
@@ -49,11 +49,13 @@ def classify_images(
     forward pass shared with concurrent calls through `batcher` (None: alone). Raises
     InvalidInputError / LimitExceededError for bad images or too many of them, ModelUnavailableError
     for a model that is not an image classifier here."""
-    clock = Clock()
-    images = decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
-    clock.lap("decode_ms")
-    bundle = _classifier(request.model, request.adapter, adapters, models=models)
-    return _classify(images, bundle, request.top_k, clock, batcher)
+    group = ("logits", request.model if request.adapter is None else f"{request.model}+{request.adapter}")
+    with coming(batcher, group):
+        clock = Clock()
+        images = decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
+        clock.lap("decode_ms")
+        bundle = _classifier(request.model, request.adapter, adapters, models=models)
+        return _classify(images, bundle, request.top_k, clock, batcher, group)
 
 
 def analyse_image(
@@ -116,7 +118,12 @@ def _classifier(
 
 
 def _classify(
-    images: list[Image], bundle: ModelBundle, top_k: int, clock: Clock, batcher: ForwardBatcher | None = None
+    images: list[Image],
+    bundle: ModelBundle,
+    top_k: int,
+    clock: Clock,
+    batcher: ForwardBatcher | None = None,
+    group: tuple[str, str | None] | None = None,
 ) -> ClassifyResult:
     import torch
 
@@ -127,7 +134,7 @@ def _classify(
         pixels = pixels_of(bundle, bundle.processor, images)
         clock.lap("preprocess_ms")
         logits = shared_forward(
-            batcher, "logits", net, pixels, lambda x: net(pixel_values=x).logits
+            batcher, "logits", net, pixels, lambda x: net(pixel_values=x).logits, group
         )  # (B, C)
         probs = logits.float().softmax(-1)
         values, indices = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # (B, k)

@@ -16,7 +16,7 @@ from genai_mcp.tools.errors import LimitExceededError, ModelUnavailableError
 from genai_mcp.tools.images import ImagePolicy
 from genai_mcp.tools.models import ModelCache, load_model
 from genai_mcp.tools.models.batching import ForwardBatcher
-from genai_mcp.tools.vision.forward import Clock, decode_all, pixels_of, shared_forward
+from genai_mcp.tools.vision.forward import Clock, coming, decode_all, pixels_of, shared_forward
 from genai_mcp.tools.vision.schemas import (
     MAX_PROMPTS,
     LabelProbability,
@@ -42,10 +42,14 @@ def zero_shot_classify(
 ) -> ZeroShotResult:
     """A probability for every label for each image (see the module docstring for the formula); the
     image encoder's pass shared with concurrent calls through `batcher` (None: alone)."""
-    clock = Clock()
-    images = decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
-    clock.lap("decode_ms")
-    return score_labels(images, request.labels, request.templates, request.model, clock, models, batcher)
+    group = ("image_features", request.model)
+    with coming(batcher, group):
+        clock = Clock()
+        images = decode_all(request.image, policy or ImagePolicy(), (limits or VisionLimits()).max_batch)
+        clock.lap("decode_ms")
+        return score_labels(
+            images, request.labels, request.templates, request.model, clock, models, batcher, group
+        )
 
 
 def score_labels(
@@ -56,6 +60,7 @@ def score_labels(
     clock: Clock,
     models: ModelCache | None,
     batcher: ForwardBatcher | None = None,
+    group: tuple[str, str | None] | None = None,
 ) -> ZeroShotResult:
     import torch
 
@@ -96,6 +101,7 @@ def score_labels(
             net,
             pixels,
             lambda x: _features(net.get_image_features(pixel_values=x)),
+            group,
         )
         image = _unit(encoded.float())  # (B, D)
         logits = scale.float().exp() * image @ text.T  # (B, L)
