@@ -14,47 +14,12 @@ import pytest
 
 from genai_mcp.tools.errors import BusyError, InvalidInputError
 from genai_mcp.tools.lora.jobs import CURVE_POINTS, JobLimits, JobManager
-from genai_mcp.tools.lora.schemas import LoraPlan, LoraResult
+from genai_mcp.tools.lora.schemas import LoraResult
 from genai_mcp.tools.lora.train import LossHook
 from genai_mcp.tools.progress import Progress
+from tests.helpers.lora import made_up_result
 
 Run = Callable[[Progress, LossHook], LoraResult]
-
-
-def _result(adapter: str, steps: int) -> LoraResult:
-    plan = LoraPlan(
-        task="causal-lm",
-        base_model="house/gpt2-pydocs",
-        adapter=adapter,
-        train_examples=4,
-        eval_examples=1,
-        trainable_params=10,
-        total_params=100,
-        trainable_share=0.1,
-        target_modules=["c_attn"],
-        rank=8,
-        alpha=16,
-        steps=steps,
-        epochs=1,
-        batch_size=2,
-        learning_rate=3e-3,
-        estimated_seconds=1,
-    )
-    return LoraResult(
-        adapter=adapter,
-        adapter_uri=f"test://adapters/{adapter}",
-        plan=plan,
-        steps_done=steps,
-        seconds=0.1,
-        eval_metric="perplexity",
-        eval_loss_before=2.0,
-        eval_loss_after=1.5,
-        metric_before=7.39,
-        metric_after=4.48,
-        train_loss_first=2.0,
-        train_loss_last=1.5,
-        loss_curve=[],
-    )
 
 
 class Hold:
@@ -91,7 +56,7 @@ def _steps(adapter: str, steps: int, *, hold: Hold | None = None) -> Run:
             on_loss(step, 1.0 / step)
             if hold is not None and hold.after == step:
                 hold.stop_here()
-        return _result(adapter, steps)
+        return made_up_result(adapter, steps)
 
     return run
 

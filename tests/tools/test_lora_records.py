@@ -15,12 +15,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from genai_mcp.tools.lora import LoraPlan, LoraResult
+from genai_mcp.tools.lora import LoraResult
 from genai_mcp.tools.lora.jobs import JobManager
 from genai_mcp.tools.lora.records import INTERRUPTED, JobRecords, Records
 from genai_mcp.tools.lora.records_pg import PgJobRecords
 from genai_mcp.tools.lora.train import LossHook
 from genai_mcp.tools.progress import Progress
+from tests.helpers.lora import made_up_result
 from tests.helpers.postgres import running_postgres
 
 Make = Callable[[], Records]  # a new server's records, on the store the test shares
@@ -42,42 +43,6 @@ def make(request: pytest.FixtureRequest, tmp_path: Path) -> Make:
     return lambda: PgJobRecords(url)
 
 
-def _result(adapter: str, steps: int) -> LoraResult:
-    plan = LoraPlan(
-        task="causal-lm",
-        base_model="house/gpt2-pydocs",
-        adapter=adapter,
-        train_examples=4,
-        eval_examples=1,
-        trainable_params=10,
-        total_params=100,
-        trainable_share=0.1,
-        target_modules=["c_attn"],
-        rank=8,
-        alpha=16,
-        steps=steps,
-        epochs=1,
-        batch_size=2,
-        learning_rate=3e-3,
-        estimated_seconds=1,
-    )
-    return LoraResult(
-        adapter=adapter,
-        adapter_uri=f"test://adapters/{adapter}",
-        plan=plan,
-        steps_done=steps,
-        seconds=0.1,
-        eval_metric="perplexity",
-        eval_loss_before=2.0,
-        eval_loss_after=1.5,
-        metric_before=7.39,
-        metric_after=4.48,
-        train_loss_first=2.0,
-        train_loss_last=1.5,
-        loss_curve=[],
-    )
-
-
 Run = Callable[[Progress, LossHook], LoraResult]
 
 
@@ -86,7 +51,7 @@ def _quick(adapter: str, steps: int) -> Run:
         for step in range(1, steps + 1):
             progress(step, steps, f"step {step}/{steps}")
             on_loss(step, 1.0 / step)
-        return _result(adapter, steps)
+        return made_up_result(adapter, steps)
 
     return run
 

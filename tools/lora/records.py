@@ -31,7 +31,7 @@ from typing import Protocol
 
 from genai_mcp.tools.lora.schemas import JobInfo
 
-__all__ = ["INTERRUPTED", "JobRecords", "Records", "new_owner"]
+__all__ = ["INTERRUPTED", "JobRecords", "Records", "new_owner", "taken_over"]
 
 INTERRUPTED = (
     "the server stopped while this job was {state} (killed, crashed or restarted); no adapter was "
@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS jobs (
 def new_owner() -> str:
     """A fresh id for a server's records (random: a restarted server is a new owner)."""
     return secrets.token_hex(8)
+
+
+def taken_over(info: JobInfo) -> JobInfo:
+    """A record of a server that is gone, as the server taking it over keeps it: a job it left
+    queued or running can never finish, so it is failed, saying why."""
+    if info.state not in ("queued", "running"):
+        return info
+    error = INTERRUPTED.format(state=info.state)
+    return info.model_copy(update={"state": "failed", "error": error, "queue_position": None})
 
 
 class Records(Protocol):
@@ -179,10 +188,7 @@ class JobRecords:
         for owner, text in rows:
             if owner not in dead:
                 continue
-            info = JobInfo.model_validate_json(text)
-            if info.state in ("queued", "running"):
-                error = INTERRUPTED.format(state=info.state)
-                info = info.model_copy(update={"state": "failed", "error": error, "queue_position": None})
+            info = taken_over(JobInfo.model_validate_json(text))
             self.save(info)  # now this server's
             jobs.append(info)
         # The lock files of every server that is gone, those that never wrote a record included.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from genai_mcp.tools.lora.records import INTERRUPTED, new_owner
+from genai_mcp.tools.lora.records import new_owner, taken_over
 from genai_mcp.tools.lora.schemas import JobInfo
 
 if TYPE_CHECKING:
@@ -108,10 +108,7 @@ class PgJobRecords:
         for owner, raw in rows:
             if owner not in dead:
                 continue
-            info = JobInfo.model_validate(raw)
-            if info.state in ("queued", "running"):
-                error = INTERRUPTED.format(state=info.state)
-                info = info.model_copy(update={"state": "failed", "error": error, "queue_position": None})
+            info = taken_over(JobInfo.model_validate(raw))
             self.save(info)  # now this server's
             jobs.append(info)
         return jobs
