@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.lora.schemas import AdapterInfo
-from genai_mcp.tools.lora.store import INFO_FILE, TEMP_PREFIX, AdapterStore
+from genai_mcp.tools.lora.store import HOST_TAG, INFO_FILE, STALE_ELSEWHERE_S, TEMP_PREFIX, AdapterStore
 
 
 def _info(name: str = "x") -> AdapterInfo:
@@ -110,7 +111,7 @@ def test_name_taken_during_the_write_is_not_replaced(tmp_path: Path, with_file: 
 def test_stale_temp_dirs_are_invisible_and_cleaned(tmp_path: Path) -> None:
     store = AdapterStore(tmp_path, uri_prefix="test://")
     store.save("good", _weights, _info())
-    stale = tmp_path / f"{TEMP_PREFIX}old-999999999-abcd1234"  # a pid no process has
+    stale = tmp_path / f"{TEMP_PREFIX}old-{HOST_TAG}-999999999-abcd1234"  # a pid no process has here
     stale.mkdir()
     _weights(stale)
     (stale / INFO_FILE).write_text(_info("old").model_dump_json())
@@ -171,6 +172,25 @@ def test_clean_stale_spares_a_live_process(tmp_path: Path) -> None:
     live = tmp_path / f"{TEMP_PREFIX}theirs-{os.getppid()}-0000abcd"  # our parent is alive
     live.mkdir()
     assert AdapterStore(tmp_path, uri_prefix="test://").clean_stale() == 0 and live.exists()
+
+
+def test_another_machines_temp_folder_is_removed_only_once_untouched_for_long(tmp_path: Path) -> None:
+    """A volume shared by replicas on several machines: a pid from elsewhere says nothing here."""
+    store = AdapterStore(tmp_path, uri_prefix="test://")
+    elsewhere = tmp_path / f"{TEMP_PREFIX}theirs-0badc0de-999999999-0000abcd"  # dead here, maybe alive there
+    elsewhere.mkdir()
+    _weights(elsewhere)
+    (elsewhere / "adapter_config.json").write_text("{}")
+    unreadable = tmp_path / f"{TEMP_PREFIX}odd"  # a name no writer of this version gives: like elsewhere
+    unreadable.mkdir()
+    assert store.clean_stale() == 0 and _entries(tmp_path) == [unreadable.name, elsewhere.name]
+    long_ago = time.time() - STALE_ELSEWHERE_S - 60
+    for entry in [elsewhere, *elsewhere.rglob("*"), unreadable]:
+        os.utime(entry, (long_ago, long_ago))
+    (elsewhere / "adapter_config.json").touch()  # still being written there: one fresh file is enough
+    assert store.clean_stale() == 1 and _entries(tmp_path) == [elsewhere.name]
+    os.utime(elsewhere / "adapter_config.json", (long_ago, long_ago))
+    assert store.clean_stale() == 1 and _entries(tmp_path) == []
 
 
 _DELETER = """

@@ -4,10 +4,16 @@
     <root>/<name>/README.md                                        a short model card
     <root>/<name>/genai_mcp.json                                   AdapterInfo (how it was made)
 
-A save fills a temporary folder `<root>/.tmp-<name>-<pid>-<random>` (same filesystem, so the final
-os.rename is atomic) and renames it to `<root>/<name>` only once every file is written and flushed.
-A failure, a cancel or a killed process therefore leaves at most a dot-folder, which list() never
-shows and clean_stale() removes; an adapter that exists is never replaced or touched. Deleting
+A save fills a temporary folder `<root>/.tmp-<name>-<host>-<pid>-<random>` (same filesystem, so
+the final os.rename is atomic) and renames it to `<root>/<name>` only once every file is written and
+flushed. A failure, a cancel or a killed process therefore leaves at most a dot-folder, which list()
+never shows and clean_stale() removes; an adapter that exists is never replaced or touched.
+
+Several servers may share the root, on one machine or on several (a volume every replica mounts).
+`<host>` tags the machine whose process writes the folder: a pid means something only there. So
+clean_stale() removes a temp folder of this machine once its process is gone, and one of another
+machine only when nothing in it has changed for STALE_ELSEWHERE_S (a save writes its files within
+seconds of starting; a folder untouched that long belongs to a process that died). Deleting
 renames the folder to a temporary name first, so a half-deleted adapter is never listed either.
 Each adapter also has a URI, `uri_prefix + name`, whose scheme is the store owner's (a server's
 resource template).
@@ -15,11 +21,14 @@ resource template).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
 import shutil
+import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,10 +37,13 @@ from pydantic import ValidationError
 from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.lora.schemas import ADAPTER_NAME_PATTERN, AdapterInfo
 
-__all__ = ["INFO_FILE", "TEMP_PREFIX", "AdapterStore"]
+__all__ = ["HOST_TAG", "INFO_FILE", "STALE_ELSEWHERE_S", "TEMP_PREFIX", "AdapterStore"]
 
 INFO_FILE = "genai_mcp.json"
 TEMP_PREFIX = ".tmp-"
+STALE_ELSEWHERE_S = 3600.0  # another machine's temp folder untouched this long is a dead save's
+# This machine's tag in temp names: hex, so it never holds the "-" the name is split on.
+HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _NAME = re.compile(ADAPTER_NAME_PATTERN)
 
 # Temp folders this process is writing right now: clean_stale() must not pull them from under a save.
@@ -99,7 +111,7 @@ class AdapterStore:
         if final.exists():
             raise InvalidInputError(f"an adapter named {name!r} already exists; choose another name")
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f"{TEMP_PREFIX}{name}-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = self.root / _temp_name(name)
         tmp.mkdir()
         with _active_lock:
             _active.add(tmp)
@@ -131,7 +143,7 @@ class AdapterStore:
     def delete(self, name: str) -> None:
         """Remove the adapter; InvalidInputError naming the known adapters if there is none."""
         self.info(name)
-        doomed = self.root / f"{TEMP_PREFIX}{name}-{os.getpid()}-{secrets.token_hex(4)}"
+        doomed = self.root / _temp_name(name)
         with self._lock:
             try:
                 os.rename(self.path(name), doomed)  # gone from list() at once, even if rmtree is cut short
@@ -140,7 +152,10 @@ class AdapterStore:
         shutil.rmtree(doomed, ignore_errors=True)
 
     def clean_stale(self) -> int:
-        """Remove temp folders no running save is writing (a killed process's leftovers); the count."""
+        """Remove temp folders no running save is writing (a killed process's leftovers); the count.
+
+        Those of this machine once their process is gone; those of another machine sharing the
+        root once untouched for STALE_ELSEWHERE_S (its pids cannot be checked from here)."""
         if not self.root.is_dir():
             return 0
         removed = 0
@@ -150,9 +165,12 @@ class AdapterStore:
             with _active_lock:
                 if entry in _active:
                     continue
-            pid = _pid_of(entry.name)
-            if pid is not None and pid != os.getpid() and _alive(pid):
-                continue  # another live process (a second server on this data dir) may be writing it
+            host, pid = _writer_of(entry.name)
+            if host == HOST_TAG:
+                if pid != os.getpid() and _alive(pid):
+                    continue  # another live process (a second server on this data dir) may be writing it
+            elif time.time() - _last_change(entry) < STALE_ELSEWHERE_S:
+                continue  # maybe a save in progress on another machine
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
         return removed
@@ -167,9 +185,27 @@ def _read_info(folder: Path) -> AdapterInfo | None:
     return info if info.name == folder.name else info.model_copy(update={"name": folder.name})
 
 
-def _pid_of(temp_name: str) -> int | None:
-    parts = temp_name.rsplit("-", 2)
-    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+def _temp_name(name: str) -> str:
+    return f"{TEMP_PREFIX}{name}-{HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _writer_of(temp_name: str) -> tuple[str | None, int]:
+    """(machine tag, pid) of the process that named a temp folder; (None, 0) when unreadable."""
+    parts = temp_name.rsplit("-", 3)
+    if len(parts) == 4 and re.fullmatch(r"[0-9a-f]{8}", parts[1]) and parts[2].isdigit():
+        return parts[1], int(parts[2])
+    return None, 0
+
+
+def _last_change(folder: Path) -> float:
+    """The newest modification time of the folder or anything in it; now, if a peer removed it meanwhile."""
+    newest = 0.0
+    try:
+        for entry in [folder, *folder.rglob("*")]:
+            newest = max(newest, entry.stat().st_mtime)
+    except FileNotFoundError:
+        return time.time()
+    return newest
 
 
 def _alive(pid: int) -> bool:
