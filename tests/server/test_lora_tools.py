@@ -28,6 +28,7 @@ from PIL import Image, ImageOps
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.house.digits import digit_images
+from genai_mcp.tools.lora.store import HOST_TAG
 from tests.helpers.results import ok, run_client, text_of
 
 ZEBRA = [
@@ -337,7 +338,7 @@ def _png_b64(image: Image.Image) -> str:
 
 def test_start_up_removes_what_a_killed_save_left_behind(tmp_path: Path) -> None:
     adapters = tmp_path / "data" / "adapters"
-    stale = adapters / ".tmp-zebra-999999999-0a1b"  # no such process
+    stale = adapters / f".tmp-zebra-{HOST_TAG}-999999999-0a1b"  # no such process
     stale.mkdir(parents=True)
     (stale / "adapter_model.safetensors").write_bytes(b"half")
     server = create_server(ServerSettings(data_dir=tmp_path / "data", log_level="WARNING"))

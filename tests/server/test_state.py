@@ -16,6 +16,7 @@ from PIL import Image
 
 from genai_mcp.server.app import create_server
 from genai_mcp.server.settings import ServerSettings
+from genai_mcp.tools.lora.store import HOST_TAG
 
 
 def loaded_models(text: str) -> list[str]:
@@ -50,7 +51,9 @@ def test_two_servers_in_one_process_share_no_models_or_stores(tmp_path: Path) ->
 
 
 def test_start_up_clean_up_runs_in_the_lifespan_not_at_construction(tmp_path: Path) -> None:
-    stale = tmp_path / "adapters" / ".tmp-gone-999999999-abc"  # no such pid: a killed save's leftovers
+    stale = (
+        tmp_path / "adapters" / f".tmp-gone-{HOST_TAG}-999999999-abc"
+    )  # no such pid: a killed save's leftovers
     stale.mkdir(parents=True)
     env_before = dict(os.environ)
     server = create_server(ServerSettings(data_dir=tmp_path, torch_threads=1))
