@@ -33,7 +33,8 @@ from genai_mcp.tools.rag.schemas import (
     SearchRequest,
     SearchResult,
 )
-from genai_mcp.tools.rag.store import Chunk, CollectionState, FailPoint, RagStore
+from genai_mcp.tools.rag.collections import CollectionStore
+from genai_mcp.tools.rag.store import Chunk, CollectionState, FailPoint
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -106,7 +107,7 @@ def index_documents(
     request: IndexRequest,
     progress: Progress | None = None,
     *,
-    store: RagStore,
+    store: CollectionStore,
     limits: RagLimits | None = None,
     fail_point: FailPoint | None = None,
     models: ModelCache | None = None,
@@ -202,13 +203,14 @@ def _embed(
 
 def search(
     request: SearchRequest,
-    store: RagStore,
+    store: CollectionStore,
     limits: RagLimits,
     *,
     models: ModelCache | None = None,
     batcher: ForwardBatcher | None = None,
 ) -> SearchResult:
-    """Hits best first, at most k: dense cosine, keyword bm25, or both fused by reciprocal rank.
+    """Hits best first, at most k: dense cosine, keyword bm25 (FTS5's, or PostgreSQL's full-text
+    search scored the same way), or both fused by reciprocal rank.
 
     With a reranker, the mode's best `candidates` hits (after min_score) are scored by the
     cross-encoder and the k best of that score are returned. With a `batcher`, the query's
@@ -271,7 +273,7 @@ def search(
 
 def _retrieve(
     request: SearchRequest,
-    store: RagStore,
+    store: CollectionStore,
     limits: RagLimits,
     model: str,
     pool: int,
@@ -306,7 +308,7 @@ def _retrieve(
 
 def answer_context(
     request: SearchRequest,
-    store: RagStore,
+    store: CollectionStore,
     limits: RagLimits,
     *,
     models: ModelCache | None = None,
@@ -319,11 +321,11 @@ def answer_context(
     return AnswerContext(search=found, system_prompt=ANSWER_SYSTEM_PROMPT, prompt=prompt)
 
 
-def list_collections(store: RagStore) -> CollectionsResult:
+def list_collections(store: CollectionStore) -> CollectionsResult:
     return CollectionsResult(collections=[collection_info(store, name) for name in store.names()])
 
 
-def collection_info(store: RagStore, name: str) -> CollectionInfo:
+def collection_info(store: CollectionStore, name: str) -> CollectionInfo:
     """One collection's counts, generation and embedding model; InvalidInputError if there is none."""
     s = store.state(name)
     return CollectionInfo(
@@ -355,7 +357,7 @@ def _committed(collection: str, state: CollectionState, what: str) -> None:
     )
 
 
-def delete(request: DeleteRequest, store: RagStore) -> DeleteResult:
+def delete(request: DeleteRequest, store: CollectionStore) -> DeleteResult:
     """Remove some documents, or (document_ids null) the whole collection."""
     if request.document_ids is None:
         store.drop(request.collection)

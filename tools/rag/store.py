@@ -92,6 +92,10 @@ class RagStore:
         self._cache_lock = threading.Lock()
         self._indexes: OrderedDict[str, tuple[tuple[str, int, int, int, int], Any]] = OrderedDict()
 
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
     # ---- reading
 
     def names(self) -> list[str]:
