@@ -1,11 +1,16 @@
 """Retrieval-augmented generation: collections of chunked documents searched densely, by keyword, or both,
 optionally reranked by a cross-encoder.
 
+Collections live in a CollectionStore: RagStore (SQLite + FTS5 + FAISS files under a folder, the
+default) or, for replicas on several machines, PgRagStore (store_pg.py: PostgreSQL tables, FAISS
+kept in each process's memory).
+
 Import-light: faiss, numpy, torch and transformers are imported on first use.
 """
 
 from __future__ import annotations
 
+from genai_mcp.tools.rag.collections import CollectionStore
 from genai_mcp.tools.rag.pipeline import (
     ALLOWED_SUFFIXES,
     ANSWER_SYSTEM_PROMPT,
@@ -42,6 +47,7 @@ __all__ = [
     "AnswerContext",
     "AnswerRequest",
     "CollectionInfo",
+    "CollectionStore",
     "CollectionsResult",
     "CrossEncoder",
     "DeleteRequest",

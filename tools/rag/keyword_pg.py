@@ -38,7 +38,7 @@ tf AS (
 ),
 df AS (SELECT lexeme, count(*) AS n FROM tf GROUP BY lexeme)
 SELECT tf.id, sum(
-    q.times * greatest(ln((c.chunks - df.n + 0.5) / (df.n + 0.5)), 1e-6)
+    q.times * greatest(ln((c.chunks - df.n + 0.5)::float8 / (df.n + 0.5)), 1e-6)
     * tf.f * 2.2 / (tf.f + 1.2 * (0.25 + 0.75 * tf.words / greatest(c.words::float8 / c.chunks, 1)))
 ) AS score
 FROM tf JOIN df USING (lexeme) JOIN q USING (lexeme) JOIN genai_mcp_rag_collections c ON c.name = %(name)s

@@ -16,6 +16,7 @@ from genai_mcp.tools.models import ModelCache
 from genai_mcp.tools.models.batching import ForwardBatcher
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.rag.chunking import chunk_text
+from genai_mcp.tools.rag.collections import CollectionStore
 from genai_mcp.tools.rag.embed import Embedder, embedder, rag_device
 from genai_mcp.tools.rag.files import ALLOWED_SUFFIXES, read_document
 from genai_mcp.tools.rag.rerank import CrossEncoder, chosen_reranker, cross_encoder
@@ -33,7 +34,6 @@ from genai_mcp.tools.rag.schemas import (
     SearchRequest,
     SearchResult,
 )
-from genai_mcp.tools.rag.collections import CollectionStore
 from genai_mcp.tools.rag.store import Chunk, CollectionState, FailPoint
 
 __all__ = [

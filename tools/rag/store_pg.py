@@ -92,6 +92,16 @@ class PgRagStore:
         self._lock = threading.Lock()
         self._indexes: OrderedDict[str, tuple[tuple[str, int], Any]] = OrderedDict()
 
+    def close(self) -> None:
+        """Close the idle connections kept for reads (the store stays usable)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for db in idle:
+            db.close()
+
+    def __del__(self) -> None:
+        self.close()
+
     @property
     def location(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
