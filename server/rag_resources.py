@@ -41,7 +41,7 @@ def register(server: MCPServer[Any], state: ServerState) -> None:
             {**info.model_dump(mode="json"), "uri": COLLECTION_URI_PREFIX + info.name}
             for info in rag.list_collections(store).collections
         ]
-        return json.dumps({"collections": listed, "directory": str(store.root)}, indent=2)
+        return json.dumps({"collections": listed, "location": store.location}, indent=2)
 
     @server.resource(
         "rag://collections/{collection}",

@@ -29,6 +29,7 @@ from genai_mcp.tools.models import TASKS, ModelCache
 from genai_mcp.tools.models.batching import ForwardBatcher
 from genai_mcp.tools.models.defaults import DEFAULT_MODEL_KEYS
 from genai_mcp.tools.outputs import OutputLimits, OutputStore
+from genai_mcp.tools.rag.collections import CollectionStore
 from genai_mcp.tools.rag.store import RagStore
 
 __all__ = ["OUTPUT_URI_PREFIX", "ServerState"]
@@ -60,13 +61,35 @@ def job_records(settings: ServerSettings) -> Records:
     return records
 
 
+def rag_store(settings: ServerSettings) -> CollectionStore:
+    """The RAG collections: in PostgreSQL when GENAI_MCP_DATABASE_URL is set (shared by replicas),
+    else under the data dir."""
+    if settings.database_url is None:
+        return RagStore(settings.rag_dir)
+    try:
+        from genai_mcp.tools.rag.store_pg import PgRagStore
+
+        store = PgRagStore(settings.database_url.get_secret_value())
+        store.names()  # connects and creates the tables
+    except ImportError:
+        raise SettingsError(
+            "GENAI_MCP_DATABASE_URL is set but psycopg is not installed: pip install 'genai-mcp[postgres]'"
+        ) from None
+    except Exception as exc:  # psycopg.Error and its kin: the message names no password
+        raise SettingsError(
+            "cannot keep RAG collections in the database at GENAI_MCP_DATABASE_URL: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    return store
+
+
 @dataclass
 class ServerState:
     settings: ServerSettings
     models: ModelCache
     outputs: OutputStore
     adapters: AdapterStore
-    rag: RagStore
+    rag: CollectionStore
     jobs: JobManager
     images: ImagePolicy
     batcher: ForwardBatcher  # shares forward passes between concurrent calls on the same model
@@ -105,12 +128,12 @@ class ServerState:
             models=models,
             outputs=outputs,
             adapters=AdapterStore(settings.adapters_dir, uri_prefix=ADAPTER_URI_PREFIX),
-            rag=RagStore(settings.rag_dir),
             jobs=JobManager(
                 limits=build_limits(JobLimits, settings),
                 keep=settings.lora_jobs_kept,
                 records=job_records(settings),
             ),
+            rag=rag_store(settings),  # after the jobs: an unusable database is reported as theirs first
             images=images,
             batcher=ForwardBatcher(window_s=settings.batch_window_ms / 1000, max_batch=settings.batch_max),
             limits=live_values(settings),
