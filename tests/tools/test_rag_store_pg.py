@@ -215,3 +215,18 @@ def test_concurrent_writers_on_two_replicas_take_turns(url: str) -> None:
     state = stores[0].state("w")
     assert (state.generation, state.documents, state.chunks) == (2 * rounds, 2 * rounds, 2 * rounds)
     stores[1].drop("w")
+
+
+def test_a_kept_read_connection_that_the_server_closed_is_replaced(url: str) -> None:
+    import psycopg
+
+    store = PgRagStore(url)
+    store.upsert("x", "test/unit-vectors", 4, unit_rows({"a": "alpha"}))
+    assert store.state("x").generation == 1  # its connection is now kept for the next read
+    with psycopg.connect(url, autocommit=True) as admin:  # as a server restart or an idle timeout would
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+    assert store.state("x").generation == 1 and store.keyword("x", ["alpha"], 5) != []
+    store.drop("x")

@@ -17,22 +17,22 @@ A write embeds first (outside the database), then in one transaction locks the c
 (SELECT ... FOR UPDATE: writers on every replica take turns, so generations never fork),
 replaces the chunks of each document it names, and sets generation + 1 before COMMIT. A failure,
 a cancel or a killed process anywhere before COMMIT rolls all of it back; a collection whose first
-write never committed does not exist. Reads reuse a few idle connections (one per call); writes
-open their own short connection.
+write never committed does not exist. Each call uses one connection (connections_pg.py: reads
+reuse idle ones, writes open their own).
 
 Needs psycopg (`pip install 'genai-mcp[postgres]'`); imported only when a database is configured.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import InvalidInputError
+from genai_mcp.tools.rag.connections_pg import PgConnections
 from genai_mcp.tools.rag.keyword_pg import keyword_hits, tsvector, words
 from genai_mcp.tools.rag.store import Chunk, CollectionState, FailPoint, StoredChunk
 
@@ -43,10 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PgRagStore"]
 
-_T = TypeVar("_T")
 _INDEXES_KEPT = 8
-_IDLE_KEPT = 4
-_SCHEMA_LOCK = 0x67656E6169726167  # advisory lock key: concurrent CREATE ... IF NOT EXISTS can still collide
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS genai_mcp_rag_collections (
@@ -87,17 +84,13 @@ class PgRagStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._schema_ready = False
-        self._idle: list[psycopg.Connection[Any]] = []
+        self._db = PgConnections(url, _SCHEMA)
         self._lock = threading.Lock()
         self._indexes: OrderedDict[str, tuple[tuple[str, int], Any]] = OrderedDict()
 
     def close(self) -> None:
         """Close the idle connections kept for reads (the store stays usable)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for db in idle:
-            db.close()
+        self._db.close()
 
     def __del__(self) -> None:
         self.close()
@@ -112,10 +105,10 @@ class PgRagStore:
     # ---- reading
 
     def names(self) -> list[str]:
-        return self._read(_names)
+        return self._db.read(_names)
 
     def exists(self, name: str) -> bool:
-        return self._read(
+        return self._db.read(
             lambda db: (
                 db.execute("SELECT 1 FROM genai_mcp_rag_collections WHERE name = %s", (name,)).fetchone()
                 is not None
@@ -123,7 +116,7 @@ class PgRagStore:
         )
 
     def state(self, name: str) -> CollectionState:
-        return self._read(lambda db: _state(db, name))
+        return self._db.read(lambda db: _state(db, name))
 
     def documents(self, name: str, limit: int) -> list[tuple[str, int]]:
         def run(db: psycopg.Connection[Any]) -> list[tuple[str, int]]:
@@ -134,7 +127,7 @@ class PgRagStore:
             ).fetchall()
             return [(str(r[0]), int(r[1])) for r in rows]
 
-        return self._read(run)
+        return self._db.read(run)
 
     def chunks(self, name: str, ids: Sequence[int]) -> dict[int, StoredChunk]:
         def run(db: psycopg.Connection[Any]) -> dict[int, StoredChunk]:
@@ -146,11 +139,11 @@ class PgRagStore:
             ).fetchall()
             return {int(r[0]): StoredChunk(int(r[0]), r[1], int(r[2]), r[3]) for r in rows}
 
-        return self._read(run)
+        return self._db.read(run)
 
     def dense(self, name: str, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         """(chunk id, cosine) best first, at most k."""
-        index = self._read(lambda db: self._current_index(db, name))
+        index = self._db.read(lambda db: self._current_index(db, name))
         if index.ntotal == 0:
             return []
         scores, ids = index.search(query.reshape(1, -1), min(k, index.ntotal))
@@ -163,7 +156,7 @@ class PgRagStore:
             _state(db, name)
             return keyword_hits(db, name, terms, k)
 
-        return self._read(run)
+        return self._db.read(run)
 
     # ---- writing
 
@@ -180,7 +173,7 @@ class PgRagStore:
         import numpy as np
 
         hook = fail_point or (lambda stage: None)
-        with self._write() as db:
+        with self._db.write() as db:
             db.execute(
                 "INSERT INTO genai_mcp_rag_collections (name, uid, generation, model, dimensions) "
                 "VALUES (%s, %s, 0, %s, %s) ON CONFLICT (name) DO NOTHING",
@@ -222,7 +215,7 @@ class PgRagStore:
 
     def delete_documents(self, name: str, document_ids: Sequence[str]) -> tuple[list[str], CollectionState]:
         """Remove documents; returns the ids that were present and the new state."""
-        with self._write() as db:
+        with self._db.write() as db:
             state = _state(db, name, lock=True)
             present = [d for d in document_ids if _remove_document(db, name, d) >= 0]
             if present:
@@ -230,7 +223,7 @@ class PgRagStore:
             return present, state
 
     def drop(self, name: str) -> None:
-        with self._write() as db:
+        with self._db.write() as db:
             _state(db, name, lock=True)  # waits for a write in flight, then removes what it committed
             db.execute("DELETE FROM genai_mcp_rag_collections WHERE name = %s", (name,))  # cascades
         with self._lock:
@@ -278,60 +271,6 @@ class PgRagStore:
             while len(self._indexes) > _INDEXES_KEPT:
                 self._indexes.popitem(last=False)
         return index
-
-    def _connect(self, *, autocommit: bool) -> psycopg.Connection[Any]:
-        import psycopg
-
-        db = psycopg.connect(self.url, autocommit=autocommit, connect_timeout=10)
-        if not self._schema_ready:
-            with db.transaction():
-                db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                db.execute(_SCHEMA)
-            self._schema_ready = True
-        return db
-
-    def _read(self, run: Callable[[psycopg.Connection[Any]], _T]) -> _T:
-        """`run` in one read-only snapshot (generation and rows agree) on an idle connection; a kept
-        connection the server has since closed is replaced once."""
-        import psycopg
-
-        for attempt in (1, 2):
-            with self._lock:
-                db = self._idle.pop() if self._idle and attempt == 1 else None
-            reused = db is not None
-            if db is None:
-                db = self._connect(autocommit=True)
-                db.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-                db.read_only = True
-            try:
-                with db.transaction():
-                    result = run(db)
-            except psycopg.OperationalError:
-                db.close()
-                if reused and attempt == 1:
-                    continue
-                raise
-            finally:
-                self._release(db)
-            return result
-        raise AssertionError("unreachable")
-
-    def _release(self, db: psycopg.Connection[Any]) -> None:
-        """Keep an idle, healthy connection for the next read (a few at most); close any other."""
-        import psycopg
-
-        healthy = not db.closed and db.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        with self._lock:
-            if healthy and len(self._idle) < _IDLE_KEPT:
-                self._idle.append(db)
-                return
-        db.close()
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction on a connection of its own: committed when the block ends, rolled back if it raises."""
-        with self._connect(autocommit=False) as db:  # psycopg commits on a clean exit, else rolls back
-            yield db
 
 
 def _names(db: psycopg.Connection[Any]) -> list[str]:
