@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,9 +94,21 @@ def test_index_reindex_delete_drop_and_recreate(url: str) -> None:
     store.drop("c")
 
 
-def test_keyword_search_splits_words_as_fts5_does_and_takes_any_text_safely(url: str) -> None:
-    store = PgRagStore(url)
+def test_keyword_search_splits_words_and_ranks_as_fts5_does_and_takes_any_text_safely(
+    url: str, tmp_path: Path
+) -> None:
+    store, embedded = PgRagStore(url), rag.RagStore(tmp_path)
     index(store, TICKETS, "tickets")
+    index(embedded, TICKETS, "tickets")
+    for query in (
+        "nightly export job failed",
+        "the disk",
+        "coffee_machine",
+        "machine_coffee",
+        "QX7374KZ timeout",
+    ):
+        assert hits(store, "tickets", query, "keyword") == hits(embedded, "tickets", query, "keyword"), query
+    assert hits(store, "tickets", "coffee_machine", "keyword") == ["t2"]  # a phrase, as in FTS5
     assert hits(store, "tickets", "status of QX7734ZK", "keyword") == ["t2"]
     assert hits(store, "tickets", "status of QX7734ZK", "hybrid")[0] == "t2"
     for query in ("join", "path", "cafe", "42", "CAFÉ"):  # PostgreSQL's own parser keeps os.path.join whole
