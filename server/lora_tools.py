@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -36,6 +36,10 @@ from genai_mcp.server.rounds import RoundCache
 from genai_mcp.server.state import ServerState
 from genai_mcp.tools import lora
 from genai_mcp.tools.lora.jobs import JobManager
+from genai_mcp.tools.lora.orders import TrainingOrder
+
+if TYPE_CHECKING:
+    from genai_mcp.tools.lora.queue_pg import PgJobQueue
 
 __all__ = ["FinetuneCall", "FinetuneResult", "register"]
 
@@ -174,15 +178,26 @@ class _Finetune:
                 prepared, progress, store=store, on_loss=on_loss, steps=steps, learning_rate=learning_rate
             )
 
-        info = jobs.submit(train, adapter=plan.adapter, task=plan.task, total_steps=steps or plan.steps)
+        if isinstance(jobs, JobManager):
+            info = jobs.submit(train, adapter=plan.adapter, task=plan.task, total_steps=steps or plan.steps)
+        else:  # a job database: a worker prepares the job again from the order and trains it
+            order = TrainingOrder.confirmed(
+                lora.LoraRequest.model_validate(request.training()),
+                plan,
+                steps=steps,
+                learning_rate=learning_rate,
+            )
+            info = await anyio.to_thread.run_sync(jobs.submit, order)
         wait = self.state.settings.lora_wait_seconds if request.wait_seconds is None else request.wait_seconds
         return _finetune_result(await _wait_for(ctx, jobs, info.job_id, wait), plan, wait)
 
 
-async def _wait_for(ctx: Context[Any], jobs: JobManager, job_id: str, wait: float) -> lora.JobInfo:
+async def _wait_for(
+    ctx: Context[Any], jobs: JobManager | PgJobQueue, job_id: str, wait: float
+) -> lora.JobInfo:
     """Wait up to `wait` s for the job, reporting each new step; cancel the job if this call is cancelled."""
     deadline = time.monotonic() + wait
-    info = jobs.status(job_id)
+    info = await anyio.to_thread.run_sync(jobs.status, job_id)
     reported = -1
     try:
         while True:

@@ -308,6 +308,11 @@ class ServerSettings(BaseModel):
         description="PostgreSQL URL for job records shared by replicas on several machines "
         "(none: <data_dir>/jobs.sqlite3)",
     )
+    job_worker: bool = Field(
+        True,
+        description="With a database: run one fine-tuning worker inside this server "
+        "(false: this replica only queues jobs, for `genai-mcp worker` processes to train)",
+    )
 
     # Retrieval (rag_* tools)
     rag_max_documents: int = Field(

@@ -12,9 +12,11 @@ way works.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
@@ -31,6 +33,10 @@ from genai_mcp.tools.models.defaults import DEFAULT_MODEL_KEYS
 from genai_mcp.tools.outputs import OutputLimits, OutputStore
 from genai_mcp.tools.rag.collections import CollectionStore
 from genai_mcp.tools.rag.store import RagStore
+
+if TYPE_CHECKING:
+    from genai_mcp.tools.lora.queue_pg import PgJobQueue
+    from genai_mcp.tools.lora.worker_pg import PgJobWorker
 
 __all__ = ["OUTPUT_URI_PREFIX", "ServerState"]
 
@@ -90,12 +96,13 @@ class ServerState:
     outputs: OutputStore
     adapters: AdapterStore
     rag: CollectionStore
-    jobs: JobManager
+    jobs: JobManager | PgJobQueue  # PgJobQueue with GENAI_MCP_DATABASE_URL (server/job_queue.py)
     images: ImagePolicy
     batcher: ForwardBatcher  # shares forward passes between concurrent calls on the same model
     limits: dict[str, object] = field(default_factory=dict)  # setting key -> live value
     # task -> why its chosen default model cannot be used, found by the start-up check
     default_problems: dict[str, str] = field(default_factory=dict)
+    worker: PgJobWorker | None = None  # with a database and GENAI_MCP_JOB_WORKER: trains queued jobs
     _sessions: int = 0
 
     @classmethod
@@ -123,17 +130,30 @@ class ServerState:
             allow_url_fetch=settings.allow_url_fetch,
             resolve_output=read_output,
         )
+        adapters = AdapterStore(settings.adapters_dir, uri_prefix=ADAPTER_URI_PREFIX)
+        jobs: JobManager | PgJobQueue
+        worker = None
+        if settings.database_url is None:
+            records = job_records(settings)
+            jobs = JobManager(
+                limits=build_limits(JobLimits, settings), keep=settings.lora_jobs_kept, records=records
+            )
+        else:
+            from genai_mcp.server import job_queue
+
+            jobs = job_queue.build_queue(settings)
+            if settings.job_worker:
+                worker = job_queue.build_worker(
+                    settings, models=models, images=images, adapters=adapters, name=f"replica-{os.getpid()}"
+                )
         return cls(
             settings=settings,
             models=models,
             outputs=outputs,
-            adapters=AdapterStore(settings.adapters_dir, uri_prefix=ADAPTER_URI_PREFIX),
-            jobs=JobManager(
-                limits=build_limits(JobLimits, settings),
-                keep=settings.lora_jobs_kept,
-                records=job_records(settings),
-            ),
+            adapters=adapters,
             rag=rag_store(settings),  # after the jobs: an unusable database is reported as theirs first
+            jobs=jobs,
+            worker=worker,
             images=images,
             batcher=ForwardBatcher(window_s=settings.batch_window_ms / 1000, max_batch=settings.batch_max),
             limits=live_values(settings),
@@ -176,6 +196,8 @@ class ServerState:
             removed = await anyio.to_thread.run_sync(self.adapters.clean_stale)
             if removed:
                 logger.info("removed %d stale adapter temp folder(s)", removed)
+            if self.worker is not None:
+                self.worker.start()  # a thread and event loop of its own, never this one
             if self.models.defaults:
                 self.default_problems = await anyio.to_thread.run_sync(self.check_default_models)
                 if self.default_problems:
@@ -186,6 +208,8 @@ class ServerState:
             self._sessions -= 1
             if self._sessions == 0:
                 await anyio.to_thread.run_sync(self.jobs.close)
+                if self.worker is not None:
+                    await anyio.to_thread.run_sync(self.worker.stop)
 
 
 def _unavailable_defaults(chosen: dict[str, str], problems: dict[str, str]) -> str:

@@ -21,9 +21,9 @@ from genai_mcp.tools.lora.schemas import JobInfo
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PgJobRecords"]
+__all__ = ["SCHEMA", "PgJobRecords", "lock_key"]
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS genai_mcp_jobs (
     seq BIGSERIAL,
     job_id TEXT PRIMARY KEY,
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS genai_mcp_jobs (
 """
 
 
-def _lock_key(owner: str) -> int:
+def lock_key(owner: str) -> int:
     return int(owner, 16) & (2**63 - 1)  # advisory locks take a signed 64-bit key
 
 
@@ -51,10 +51,14 @@ class PgJobRecords:
 
         if self._alive is None or self._alive.closed:
             alive = psycopg.connect(self.url, autocommit=True)
-            alive.execute(_SCHEMA)
-            alive.execute("SELECT pg_advisory_lock(%s)", (_lock_key(self.owner),))
+            alive.execute(SCHEMA)
+            alive.execute("SELECT pg_advisory_lock(%s)", (lock_key(self.owner),))
             self._alive = alive
         return psycopg.connect(self.url)
+
+    def hold(self) -> None:
+        """Take this owner's liveness lock now (a worker, before it claims any job)."""
+        self._connect().close()
 
     def close(self) -> None:
         if self._alive is not None:
@@ -115,6 +119,6 @@ class PgJobRecords:
 
     @staticmethod
     def _is_gone(db: psycopg.Connection[Any], owner: str) -> bool:
-        key = _lock_key(owner)
+        key = lock_key(owner)
         (free,) = db.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone() or (False,)
         return bool(free)  # a transaction-level probe: released when this transaction ends
