@@ -39,12 +39,14 @@ p AS (
     SELECT lexeme, chunk_id, tf, words FROM genai_mcp_rag_postings
     WHERE collection = %(name)s AND lexeme = ANY(%(lexemes)s::text[])
 ),
-df AS (SELECT lexeme, count(*) AS n FROM p GROUP BY lexeme)
-SELECT p.chunk_id, sum(
-    q.times * greatest(ln((c.chunks - df.n + 0.5)::float8 / (df.n + 0.5)), 1e-6)
-    * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + 0.75 * p.words / greatest(c.words::float8 / c.chunks, 1)))
-) AS score
-FROM p JOIN df USING (lexeme) JOIN q USING (lexeme) JOIN genai_mcp_rag_collections c ON c.name = %(name)s
+df AS (SELECT lexeme, count(*) AS n FROM p GROUP BY lexeme),
+w AS (  -- per query word: its idf (times it is named), and the mean chunk length
+    SELECT df.lexeme, q.times * greatest(ln((c.chunks - df.n + 0.5)::float8 / (df.n + 0.5)), 1e-6) AS idf,
+        greatest(c.words::float8 / c.chunks, 1) AS mean_words
+    FROM df JOIN q USING (lexeme) JOIN genai_mcp_rag_collections c ON c.name = %(name)s
+)
+SELECT p.chunk_id, sum(w.idf * p.tf * 2.2 / (p.tf + 1.2 * (0.25 + 0.75 * p.words / w.mean_words))) AS score
+FROM p JOIN w USING (lexeme)
 {matches}
 GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT %(k)s
 """
