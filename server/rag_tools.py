@@ -1,6 +1,7 @@
 """MCP tools for retrieval-augmented generation: rag_index, rag_search, rag_answer, rag_collections, rag_delete.
 
-Collections live under `<data_dir>/rag/` (settings.rag_dir). The GENAI_MCP_RAG_* settings bound
+Collections live under `<data_dir>/rag/` (settings.rag_dir), or in PostgreSQL, shared by every
+replica, when GENAI_MCP_DATABASE_URL is set (state.rag_store). The GENAI_MCP_RAG_* settings bound
 each call (a refusal names the variable to raise); the embedder runs on GENAI_MCP_RAG_DEVICE, or
 else on GENAI_MCP_DEVICE (auto: cuda when torch sees one, else cpu); a bad device is refused when
 a tool first needs the embedder, as a ToolError naming the variable.
