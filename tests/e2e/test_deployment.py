@@ -1,15 +1,19 @@
 """deploy/run.py as written: two genai-mcp replicas behind a real nginx, checked with the SDK client.
 
 One deployment serves the whole module (a replica start is seconds of this machine's two cores):
-PostgreSQL (the job records), two replicas on one data directory, nginx.
+PostgreSQL (the fine-tuning jobs), two replicas on one data directory that only queue jobs, one
+`genai-mcp worker` that trains them, nginx.
 A third replica outside nginx has the same token and data directory but no shared request-state
 key: it shows what a replica without GENAI_MCP_REQUEST_STATE_KEYS does to a call's second round.
-The last test kills a replica, so it runs last.
+The tests that kill replicas run last.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import threading
 import time
 import uuid
 from collections import Counter
@@ -20,6 +24,7 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx2
+import psycopg
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
@@ -65,7 +70,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     find_nginx()  # a missing nginx fails here, with how to install it; never skipped
     work = tmp_path_factory.mktemp("deployment")
     env = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "GENAI_MCP_LOG_LEVEL": "WARNING"}
-    deployment = start(work, replicas=2, env=env, postgres=True)  # job records in PostgreSQL
+    deployment = start(work, replicas=2, env=env, postgres=True, workers=1)  # jobs in PostgreSQL
     try:
         lone = start_replica(work, deployment.token, None, deployment.data_dir, deployment.url, env)
         deployment.extra.append(lone)
@@ -177,6 +182,10 @@ def test_lora_finetune_confirmed_on_one_replica_trains_on_the_other(setup: Setup
     rounds = served(setup, "lora_finetune", 2)
     assert len(rounds) == 2 and set(rounds) == replicas(setup), setup.deployment.access_log()
     assert (setup.deployment.data_dir / "adapters" / "across").is_dir()  # on the shared data directory
+    assert setup.deployment.database_url is not None
+    with psycopg.connect(setup.deployment.database_url) as db:
+        registered = db.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+    assert registered == (1,)  # the separate worker trained it: the replicas run none of their own
 
 
 def test_a_job_started_through_one_replica_is_followed_and_cancelled_through_the_other(setup: Setup) -> None:
@@ -196,8 +205,8 @@ def test_a_job_started_through_one_replica_is_followed_and_cancelled_through_the
     (other,) = [r for r in setup.deployment.replicas if r.address != runner]
 
     async def follow_and_cancel(client: Client) -> dict[str, Any]:
-        # The job trains on the runner; the records it writes to PostgreSQL are what the other
-        # replica answers from: poll them until it has gone past its first step.
+        # The job trains on the worker; the record it writes to PostgreSQL is what the other
+        # replica answers from: poll it until the job has gone past its first step.
         deadline = time.monotonic() + 60
         while (seen := ok(await client.call_tool("job_status", {"job_id": job["job_id"]})))["step"] < 2:
             assert seen["state"] in ("queued", "running") and time.monotonic() < deadline, seen
@@ -319,6 +328,90 @@ def test_killing_a_replica_leaves_the_service_answering(setup: Setup) -> None:
     answered = setup.deployment.access_log()[before:]
     assert answered and all(" 200 " in line or " 202 " in line for line in answered), answered
     assert any(f"upstream={setup.deployment.replicas[0].address}" in line for line in answered)
+
+
+def _with_a_call_open(setup: Setup) -> list[Any]:
+    """The replicas nginx has a connection open to now: it keeps none idle (no upstream keepalive),
+    so each is a request in flight (/proc/net/tcp: ESTABLISHED sockets on a replica's port)."""
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "01":
+            ports.add(int(local.split(":")[1], 16))
+    return [r for r in setup.deployment.replicas if r.port in ports]
+
+
+async def _one_metric(client: Client) -> None:
+    ok(await client.call_tool("classification_metrics", {"y_true": [1], "y_pred": [1]}))
+
+
+def _revive(setup: Setup) -> None:
+    """Start a killed replica again on its port (nginx takes it back once its fail_timeout is over)."""
+    d = setup.deployment
+    for i, r in enumerate(d.replicas):
+        if r.process.poll() is not None:
+            again = start_replica(d.prefix.parent, d.token, d.key, d.data_dir, d.url, d.replica_env, r.port)
+            wait_healthy(f"http://{again.address}", again.process, again.log_path)
+            d.replicas[i] = again
+            # nginx skips a server for fail_timeout (10 s) after a failed connection: until it
+            # has sent this one a request again, a second death would leave it no replica.
+            deadline = time.monotonic() + 30
+            while not any(f"upstream={again.address} " in line for line in d.access_log()[-4:]):
+                assert time.monotonic() < deadline, d.access_log()[-4:]
+                connect(setup, d.mcp_url, _one_metric)
+
+
+def test_killing_the_replica_in_the_middle_of_a_call_leaves_its_job_training_on_the_worker(
+    setup: Setup,
+) -> None:
+    _revive(setup)  # the test before killed one
+    texts = [f"the crane number {i} wades in the {p} at dawn." for i, p in enumerate(["reeds", "ford"] * 6)]
+    args = {"task": "causal-lm", "dataset": texts, "name": "outlived", "max_steps": 300, "batch_size": 2}
+    outcome: list[Any] = []
+
+    async def long_call(client: Client) -> Any:
+        return await client.call_tool("lora_finetune", {**args, "confirm": True, "wait_seconds": 150})
+
+    def in_flight() -> None:
+        try:
+            outcome.append(connect(setup, setup.deployment.mcp_url, long_call))
+        except BaseException as exc:  # what the client gets when its replica dies under the call
+            outcome.append(exc)
+
+    caller = threading.Thread(target=in_flight)
+    caller.start()
+    assert setup.deployment.database_url is not None
+    deadline = time.monotonic() + 120
+    with psycopg.connect(setup.deployment.database_url, autocommit=True) as db:
+        while True:  # the job is training on the worker, and the call that queued it still waits
+            row = db.execute(
+                "SELECT job_id, info->>'step' FROM genai_mcp_jobs WHERE info->>'adapter' = 'outlived'"
+            ).fetchone()
+            if row is not None and int(row[1]) >= 1:
+                break
+            assert time.monotonic() < deadline and not outcome, outcome
+            time.sleep(0.1)
+    job_id = row[0]
+    (victim,) = _with_a_call_open(setup)
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.wait()
+    caller.join(60)
+    assert not caller.is_alive(), "the call on the killed replica neither failed nor returned"
+    (failed,) = outcome
+    assert isinstance(failed, BaseException), f"the call returned despite its replica's death: {failed}"
+
+    async def follow(client: Client) -> dict[str, Any]:
+        while (seen := ok(await client.call_tool("job_status", {"job_id": job_id})))["state"] == "running":
+            assert time.monotonic() < deadline + 120, seen
+            await anyio.sleep(0.3)
+        return seen
+
+    before = len(setup.deployment.access_log())
+    done = connect(setup, setup.deployment.mcp_url, follow)  # through nginx, the other replica
+    assert done["state"] == "succeeded" and done["result"]["steps_done"] == 300, done
+    assert (setup.deployment.data_dir / "adapters" / "outlived").is_dir()
+    answered = setup.deployment.access_log()[before:]
+    assert answered and all(" 200 " in line or " 202 " in line for line in answered), answered
 
 
 def test_the_readme_nginx_excerpt_is_the_template() -> None:

@@ -204,3 +204,22 @@ def test_a_worker_killed_mid_job_leaves_the_job_failed_and_no_adapter(cluster: C
     assert not list(adapters.glob("*killed*")) and not list(adapters.glob(".*"))
     survivor = next(w for w in cluster.workers if w is not victim)
     assert job_id not in jobs_started(survivor)  # never retried behind the user's back
+
+
+def test_a_worker_stopped_by_sigterm_mid_job_records_it_cancelled_and_exits_0(cluster: Cluster) -> None:
+    (survivor,) = [w for w in cluster.workers if w.process.poll() is None]  # after the SIGKILL above
+    accepting = cluster.server()
+    found: list[dict[str, Any]] = []
+
+    async def start_then_stop(client: Client) -> None:
+        job = ok(await client.call_tool("lora_finetune", {**LONG, "name": "stopped"}))["job"]
+        await _until_step(client, job["job_id"], 1)
+        survivor.process.send_signal(signal.SIGTERM)
+        found.append(ok(await client.call_tool("job_status", {"job_id": job["job_id"]})))
+
+    run_client(accepting, start_then_stop)
+    assert survivor.process.wait(timeout=60) == 0, survivor.log()[-3000:]
+    queue = PgJobQueue(cluster.url)
+    final = queue.status(found[0]["job_id"])
+    assert final.state == "cancelled" and final.error and "the worker shut down" in final.error, final
+    assert not list((cluster.data / "adapters").glob("*stopped*"))
