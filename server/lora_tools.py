@@ -3,9 +3,10 @@
 Confirmation (server/lora_confirmation.py): a client that can elicit is always shown the plan; a
 client that cannot must pass `confirm=true`, otherwise the tool refuses and says so.
 
-Jobs (tools/lora/jobs.py): training runs on the server's one job thread; one more may wait
-(GENAI_MCP_LORA_MAX_QUEUED), beyond that a new job gets a "busy" ToolError, said before anyone is
-asked to confirm. The call waits up to `wait_seconds` (default GENAI_MCP_LORA_WAIT_SECONDS, below
+Jobs (tools/lora/jobs.py): training runs on the server's one job thread; with GENAI_MCP_DATABASE_URL
+it is queued in PostgreSQL and a worker trains it (tools/lora/queue_pg.py, server/job_queue.py). One
+more may wait (GENAI_MCP_LORA_MAX_QUEUED), beyond that a new job gets a "busy" ToolError, said
+before anyone is asked to confirm. The call waits up to `wait_seconds` (default GENAI_MCP_LORA_WAIT_SECONDS, below
 common client time-outs), reporting progress (step, loss) when asked, then returns the finished
 result or the job handle to poll with job_status. Cancelling the call while it waits cancels its
 job; after the handle has come back, cancel_job does.

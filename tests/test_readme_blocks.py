@@ -83,6 +83,7 @@ CLAIMS: dict[tuple[str, str, str], str] = {
     "tests/e2e/test_deployment.py starts the same set-up through deploy.run.start(), which its main() calls",
     ("Scaling out", "nginx", "genai_sticky"): "test_the_readme_nginx_excerpt_is_the_template "
     "(tests/e2e/test_deployment.py): every line is in the config deploy/run.py renders and the test runs",
+    ("Scaling out", "", "genai_mcp_jobs record"): "not code: the diagram of replicas, PostgreSQL and workers",
     ("Layout", "", "genai_mcp/ the package"): "not code: the folder diagram",
 }
 

@@ -3,6 +3,8 @@
     prepare(request, ...) -> Prepared     check limits, load data and model, plan (LoraPlan)
     train(prepared, store, ...) -> LoraResult
     JobManager                           runs training in a worker thread, one job at a time
+    queue_pg.PgJobQueue / worker_pg.PgJobWorker   the same with a database: queued in PostgreSQL,
+                                         trained by procrastinate workers (any replica, any machine)
     AdapterStore                         adapters on disk (atomic saves), listed as MCP resources
 
 A saved adapter is loaded for inference by the model runtime: genai_mcp.tools.models.adapted.load_adapted.

@@ -1,4 +1,4 @@
-"""Fine-tuning jobs: one worker thread runs them one at a time, in submission order.
+"""Fine-tuning jobs in one server (queue_pg.py has them with a database): one thread runs them, in order.
 
 A job is submitted with a `run(progress, on_loss)` callable; the worker calls it, and `run` hands
 both to train(). `progress(done, total, message)` (tools/progress.py), after every optimizer step

@@ -12,7 +12,8 @@ as it lives, so a starting server tells a dead owner (its lock is free) from a l
 the dead owner's records and leaves the live ones' alone. Any server reads any record (job_status and
 list_jobs through another replica), and asks for a job's cancellation by flagging its record: the
 owner sees the flag when it next writes the job's progress (save() returns it) and stops the job.
-SQLite's locking needs one machine's filesystem: replicas on several machines need a database server.
+SQLite's locking needs one machine's filesystem: replicas on several machines use PostgreSQL, where
+workers train the jobs instead of the replica that took them (queue_pg.py, worker_pg.py).
 
 SQLite because it is in the standard library and commits atomically with a journal: a process
 killed mid-write leaves the previous record, never half of one. Each write opens its own

@@ -1,12 +1,14 @@
-"""Fine-tuning job records in PostgreSQL: what records.py keeps in SQLite, for replicas on several machines.
+"""Fine-tuning job records in PostgreSQL (table genai_mcp_jobs): what records.py keeps in SQLite.
 
-Same records, same rules (records.py): a record names the server that owns it; any server reads
-any record and may flag another's job for cancellation, which its owner sees when it next writes
-the job's progress; a starting server takes over the records of servers that are gone and fails
-the jobs they left queued or running. A server is alive while it holds a session-level advisory
-lock keyed by its owner id on a connection of its own: PostgreSQL drops the lock when that
-connection ends, however the process ended (kill, crash, a machine lost), so no lock file on
-a shared disk is needed. Each write is one transaction on its own short connection.
+The same records and the same rules as records.py (the Records protocol): a record names the
+process that owns it; any process reads any record and may flag another's job for cancellation,
+which its owner sees when it next writes the job's progress (save() returns the flag). An owner
+is alive while it holds a session-level advisory lock keyed by its owner id on a connection of
+its own: PostgreSQL drops the lock when that connection ends, however the process ended (kill,
+crash, a machine lost), so no lock file on a shared disk is needed. Each write is one transaction
+on its own short connection. With a database the owners are the workers (worker_pg.py: a job's
+record is its worker's from its claim on); the replicas queue and read (queue_pg.py), and mark a
+dead worker's running job failed by the same lock test.
 
 Needs psycopg (`pip install 'genai-mcp[postgres]'`); imported only when a database is configured.
 """
