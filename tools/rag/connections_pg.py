@@ -2,10 +2,11 @@
 
 A search calls the store three or four times (state, dense and/or keyword, chunks); a new
 connection costs about 4 ms on loopback, more than the search itself, so a few idle read
-connections are kept. Each read runs in one read-only REPEATABLE READ transaction, so the
-generation it reads and the rows it reads belong to the same commit. A kept connection that the
-server has closed meanwhile (a restart, an idle timeout) is replaced once; reads are safe to
-repeat. Writes take a connection of their own, closed when they end.
+connections are kept. They are in autocommit mode: a read of one statement costs one round trip
+(each statement sees one commit); a read whose statements must see the same commit opens
+`db.transaction()`, which is read-only REPEATABLE READ there. A kept connection that the server
+has closed meanwhile (a restart, an idle timeout) is replaced once; reads are safe to repeat.
+Writes take a connection of their own, closed when they end.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class PgConnections:
             db.close()
 
     def read(self, run: Callable[[psycopg.Connection[Any]], _T]) -> _T:
-        """`run(connection)` in one read-only snapshot; what it returns."""
+        """What `run(connection)` returns, run on a kept or a new read connection."""
         import psycopg
 
         with self._lock:
@@ -65,8 +66,7 @@ class PgConnections:
         import psycopg
 
         try:
-            with db.transaction():
-                return run(db)
+            return run(db)
         finally:
             healthy = not db.closed and db.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             with self._lock:
@@ -85,7 +85,7 @@ class PgConnections:
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 db.execute(self._schema)
             self._schema_ready = True
-        if reading:  # autocommit: each read's transaction() is its own BEGIN ... COMMIT, at this level
+        if reading:  # for the reads that open a transaction()
             db.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             db.read_only = True
         return db

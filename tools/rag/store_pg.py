@@ -30,7 +30,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.rag.connections_pg import PgConnections
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PgRagStore"]
 
+_T = TypeVar("_T")
 _INDEXES_KEPT = 8
 
 _SCHEMA = """
@@ -130,24 +131,24 @@ class PgRagStore:
 
     def documents(self, name: str, limit: int) -> list[tuple[str, int]]:
         def run(db: psycopg.Connection[Any]) -> list[tuple[str, int]]:
-            _state(db, name)
             rows = db.execute(
                 "SELECT id, chunks FROM genai_mcp_rag_documents WHERE collection = %s ORDER BY id LIMIT %s",
                 (name, limit),
             ).fetchall()
-            return [(str(r[0]), int(r[1])) for r in rows]
+            return [(str(r[0]), int(r[1])) for r in rows] or _empty_of(db, name, [])
 
         return self._db.read(run)
 
     def chunks(self, name: str, ids: Sequence[int]) -> dict[int, StoredChunk]:
         def run(db: psycopg.Connection[Any]) -> dict[int, StoredChunk]:
-            _state(db, name)
             rows = db.execute(
                 "SELECT id, document_id, ordinal, text FROM genai_mcp_rag_chunks "
                 "WHERE collection = %s AND id = ANY(%s)",
                 (name, list(ids)),
             ).fetchall()
-            return {int(r[0]): StoredChunk(int(r[0]), r[1], int(r[2]), r[3]) for r in rows}
+            return {int(r[0]): StoredChunk(int(r[0]), r[1], int(r[2]), r[3]) for r in rows} or _empty_of(
+                db, name, {}
+            )
 
         return self._db.read(run)
 
@@ -161,12 +162,7 @@ class PgRagStore:
 
     def keyword(self, name: str, terms: list[str], k: int) -> list[tuple[int, float]]:
         """(chunk id, bm25) best first, at most k; any of `terms` may match."""
-
-        def run(db: psycopg.Connection[Any]) -> list[tuple[int, float]]:
-            _state(db, name)
-            return keyword_hits(db, name, terms, k)
-
-        return self._db.read(run)
+        return self._db.read(lambda db: keyword_hits(db, name, terms, k) or _empty_of(db, name, []))
 
     # ---- writing
 
@@ -184,12 +180,16 @@ class PgRagStore:
 
         hook = fail_point or (lambda stage: None)
         with self._db.write() as db:
-            db.execute(
-                "INSERT INTO genai_mcp_rag_collections (name, uid, generation, model, dimensions) "
-                "VALUES (%s, %s, 0, %s, %s) ON CONFLICT (name) DO NOTHING",
-                (name, uuid.uuid4().hex, model, dimensions),
-            )
-            state = _state(db, name, lock=True)
+            for _ in range(2):  # a drop committed between these two statements leaves no row to lock
+                db.execute(
+                    "INSERT INTO genai_mcp_rag_collections (name, uid, generation, model, dimensions) "
+                    "VALUES (%s, %s, 0, %s, %s) ON CONFLICT (name) DO NOTHING",
+                    (name, uuid.uuid4().hex, model, dimensions),
+                )
+                locked = "SELECT 1 FROM genai_mcp_rag_collections WHERE name = %s FOR UPDATE"
+                if db.execute(locked, (name,)).fetchone() is not None:
+                    break
+            state = _state(db, name)
             if state.model != model:
                 raise InvalidInputError(
                     f"collection {name!r} was built with the embedding model {state.model!r}; "
@@ -251,9 +251,12 @@ class PgRagStore:
             if kept is not None and kept[0] == key:
                 self._indexes.move_to_end(name)
                 return kept[1]
-        rows = db.execute(
-            "SELECT id, embedding FROM genai_mcp_rag_chunks WHERE collection = %s ORDER BY id", (name,)
-        ).fetchall()
+        with db.transaction():  # the generation and the rows of one commit
+            uid, generation, _, dimensions, _, _ = _collection(db, name)
+            key = (uid, generation)
+            rows = db.execute(
+                "SELECT id, embedding FROM genai_mcp_rag_chunks WHERE collection = %s ORDER BY id", (name,)
+            ).fetchall()
         index = faiss.IndexIDMap(faiss.IndexFlatIP(dimensions))
         if rows:
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
@@ -282,6 +285,12 @@ def _collection(db: psycopg.Connection[Any], name: str, *, lock: bool = False) -
         known = ", ".join(_names(db)) or "none"
         raise InvalidInputError(f"no collection named {name!r} (collections: {known})")
     return tuple(row)
+
+
+def _empty_of(db: psycopg.Connection[Any], name: str, empty: _T) -> _T:
+    """`empty`, what a read that found no rows returns, once the collection is known to exist."""
+    _collection(db, name)  # raises, naming the collections there are, if it does not
+    return empty
 
 
 def _state(db: psycopg.Connection[Any], name: str, *, lock: bool = False) -> CollectionState:
