@@ -25,7 +25,7 @@ from genai_mcp.server.settings import ServerSettings, SettingsError
 from genai_mcp.tools.errors import GenAIError
 from genai_mcp.tools.images import ImageLimits, ImagePolicy
 from genai_mcp.tools.lora.jobs import JobLimits, JobManager
-from genai_mcp.tools.lora.records import JobRecords, Records
+from genai_mcp.tools.lora.records import JobRecords
 from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.models import TASKS, ModelCache
 from genai_mcp.tools.models.batching import ForwardBatcher
@@ -44,27 +44,6 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_URI_PREFIX = "genai-mcp://outputs/"
 ADAPTER_URI_PREFIX = "adapters://"
-
-
-def job_records(settings: ServerSettings) -> Records:
-    """The job records: in PostgreSQL when GENAI_MCP_DATABASE_URL is set, else the data dir's SQLite file."""
-    if settings.database_url is None:
-        return JobRecords(settings.jobs_file)
-    from genai_mcp.tools.lora.records_pg import PgJobRecords
-
-    url = settings.database_url.get_secret_value()
-    records = PgJobRecords(url)
-    try:
-        records.others()  # connects, creates the table, takes this server's liveness lock
-    except ImportError:
-        raise SettingsError(
-            "GENAI_MCP_DATABASE_URL is set but psycopg is not installed: pip install 'genai-mcp[postgres]'"
-        ) from None
-    except Exception as exc:  # psycopg.Error and its kin: the message names no password
-        raise SettingsError(
-            f"cannot use the job database at GENAI_MCP_DATABASE_URL: {type(exc).__name__}: {exc}"
-        ) from None
-    return records
 
 
 def rag_store(settings: ServerSettings) -> CollectionStore:
@@ -134,7 +113,7 @@ class ServerState:
         jobs: JobManager | PgJobQueue
         worker = None
         if settings.database_url is None:
-            records = job_records(settings)
+            records = JobRecords(settings.jobs_file)  # SQLite under the data dir: replicas on one machine
             jobs = JobManager(
                 limits=build_limits(JobLimits, settings), keep=settings.lora_jobs_kept, records=records
             )

@@ -53,7 +53,7 @@ def test_the_console_script_is_genai_mcp_cli() -> None:
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0 and "{serve,host}" in done.stdout
+    assert done.returncode == 0 and "{serve,worker,host}" in done.stdout
 
 
 @pytest.mark.parametrize("room", ROOMS)

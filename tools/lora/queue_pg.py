@@ -1,4 +1,4 @@
-"""Fine-tuning jobs in PostgreSQL: what a replica does with them when GENAI_MCP_DATABASE_URL is set.
+"""Fine-tuning jobs in PostgreSQL: what a replica does with them when a job database is configured.
 
 A confirmed job becomes two rows written in one transaction: a procrastinate job (the task queue:
 its arguments are the TrainingOrder, orders.py) and the job's record in genai_mcp_jobs (a JobInfo,

@@ -117,10 +117,16 @@ class PgJobWorker:
     def start(self) -> None:
         """run() in a thread of this process, on an event loop of its own."""
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self.run, kwargs={"handle_signals": False}, name="lora-worker", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run_here, name="lora-worker", daemon=True)
         self._thread.start()
+
+    def _run_here(self) -> None:
+        try:
+            self.run(handle_signals=False)
+        except Exception:  # the replica keeps serving (and queuing); its jobs wait for other workers
+            logger.exception(
+                "the fine-tuning worker %s stopped on an error; this replica trains no jobs", self.name
+            )
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop fetching jobs, cancel the running one at its next step, wait up to `timeout` s."""
