@@ -25,7 +25,7 @@ from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.lora import LoraRequest
 from genai_mcp.tools.lora.jobs import JobLimits
 from genai_mcp.tools.lora.orders import TrainingOrder
-from genai_mcp.tools.lora.queue_pg import PgJobQueue
+from genai_mcp.tools.lora.queue_pg import STRANDED, PgJobQueue, ensure_schema
 from genai_mcp.tools.lora.store import AdapterStore
 from tests.helpers.postgres import running_postgres
 from tests.helpers.processes import free_port, server_env, stop
@@ -174,6 +174,23 @@ def test_cancel_through_another_server_stops_a_running_job_and_a_queued_one_neve
     run_client(other, cancel)
     assert not any(ids[2] in jobs_started(w) for w in cluster.workers)
     assert not list((cluster.data / "adapters").glob("*long-*"))
+
+
+def test_a_job_whose_worker_died_before_claiming_it_is_failed_not_left_queued(cluster: Cluster) -> None:
+    with psycopg.connect(cluster.url, autocommit=True) as db:
+        db.execute("CREATE DATABASE stranded")  # no worker listens there
+    url = cluster.url.rsplit("/", 1)[0] + "/stranded"
+    ensure_schema(url)
+    queue = PgJobQueue(url, limits=JobLimits(max_queued=0))
+    job_id = queue.submit(_order("stranded")).job_id
+    assert queue.status(job_id).state == "queued"
+    # What a worker that fetched the job and died before claiming its record leaves, once the next
+    # worker's start has pruned it: procrastinate's job doing, on no worker.
+    with psycopg.connect(url) as db:
+        db.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL")
+    status = queue.status(job_id)
+    assert status.state == "failed" and status.error == STRANDED, status
+    queue.check_room()  # no longer counted as waiting
 
 
 def test_a_worker_killed_mid_job_leaves_the_job_failed_and_no_adapter(cluster: Cluster) -> None:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import procrastinate
     import psycopg
 
-__all__ = ["QUEUED_OWNER", "TASK_NAME", "WORKER_LOST", "PgJobQueue", "ensure_schema", "lost"]
+__all__ = ["QUEUED_OWNER", "STRANDED", "TASK_NAME", "WORKER_LOST", "PgJobQueue", "ensure_schema", "lost"]
 
 TASK_NAME = "genai_mcp.lora_train"
 QUEUED_OWNER = "0" * 16  # a queued job is the queue's, not any process's: no replica's death fails it
@@ -49,6 +49,11 @@ WORKER_LOST = (
     "the worker running this job stopped (killed, crashed or cut off from the database) at step "
     "{step} of {total}; no adapter was saved: start it again with lora_finetune"
 )
+STRANDED = (
+    "the worker that fetched this job stopped before it started it (killed, crashed or cut off from "
+    "the database); nothing was trained: start it again with lora_finetune"
+)
+_STALLED_S = 60  # procrastinate workers heartbeat every 10 s: a minute of silence is a dead one
 _SCHEMA_LOCK = 0x67656E6169  # "genai": replicas starting at once apply the schema one at a time
 _ADMISSION_LOCK = _SCHEMA_LOCK + 1
 _POLL_S = 0.2  # how often wait() re-reads a record
@@ -89,8 +94,10 @@ def task_app() -> procrastinate.App:
 
 
 def lost(info: JobInfo) -> JobInfo:
-    """The record of a running job whose worker is gone, as readers keep it from then on."""
-    error = WORKER_LOST.format(step=info.step, total=info.total_steps)
+    """The record of a job whose worker is gone, as readers keep it from then on."""
+    error = (WORKER_LOST if info.state == "running" else STRANDED).format(
+        step=info.step, total=info.total_steps
+    )
     return info.model_copy(update={"state": "failed", "error": error, "finished": _now()})
 
 
@@ -145,7 +152,7 @@ class PgJobQueue:
         """A job's record, from whichever replica or worker wrote it; InvalidInputError if none."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT seq, owner, info FROM genai_mcp_jobs WHERE job_id = %s", (job_id,)
+                "SELECT seq, owner, info, task_id FROM genai_mcp_jobs WHERE job_id = %s", (job_id,)
             ).fetchone()
             if row is None:
                 raise InvalidInputError(
@@ -164,7 +171,9 @@ class PgJobQueue:
     def list(self) -> builtins.list[JobInfo]:
         """Every remembered job, newest first, whoever accepted or ran it."""
         with self._connect() as db:
-            rows = db.execute("SELECT seq, owner, info FROM genai_mcp_jobs ORDER BY seq DESC").fetchall()
+            rows = db.execute(
+                "SELECT seq, owner, info, task_id FROM genai_mcp_jobs ORDER BY seq DESC"
+            ).fetchall()
             jobs = self._settled(db, rows)
         waiting = [j for j in jobs if j.state == "queued"][::-1]  # oldest first
         running = sum(j.state == "running" for j in jobs)
@@ -180,7 +189,7 @@ class PgJobQueue:
             ).fetchone()
             if row is None:
                 return self.status(job_id)  # says there is no such job
-            (info,) = self._settled(db, [row[:3]])
+            (info,) = self._settled(db, [row])
             task_id = row[3]
             manager = self._app.job_manager
             if (
@@ -226,7 +235,7 @@ class PgJobQueue:
 
     def _live(self, db: psycopg.Connection[Any]) -> builtins.list[JobInfo]:
         rows = db.execute(
-            f"SELECT seq, owner, info FROM genai_mcp_jobs WHERE {_LIVE} ORDER BY seq"
+            f"SELECT seq, owner, info, task_id FROM genai_mcp_jobs WHERE {_LIVE} ORDER BY seq"
         ).fetchall()
         return [j for j in self._settled(db, rows) if j.state in ("queued", "running")]
 
@@ -248,22 +257,36 @@ class PgJobQueue:
 
     @staticmethod
     def _settled(db: psycopg.Connection[Any], rows: builtins.list[Any]) -> builtins.list[JobInfo]:
-        """The records of `rows` (seq, owner, info), a running one whose worker is gone marked failed
-        for good (in this transaction: its advisory lock is free, so its session has ended)."""
+        """The records of `rows` (seq, owner, info, task_id), marked failed for good (in this
+        transaction) where their worker is gone: a running one whose owner's advisory lock is free
+        (its session has ended), a queued one that procrastinate handed to a worker that stopped
+        heartbeating before it claimed the record, or that procrastinate is done with."""
+        queued = [r[3] for r in rows if r[3] is not None and r[2]["state"] == "queued"]
+        stranded = set()
+        if queued:
+            found = db.execute(
+                "SELECT j.id FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
+                "WHERE j.id = ANY(%s) AND (j.status IN ('succeeded', 'failed', 'aborted') OR (j.status = "
+                "'doing' AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %s))))",
+                (queued, _STALLED_S),
+            ).fetchall()
+            stranded = {task_id for (task_id,) in found}
         jobs = []
-        for _seq, owner, raw in rows:
+        for _seq, owner, raw, task_id in rows:
             info = JobInfo.model_validate(raw)
+            gone = task_id in stranded
             if info.state == "running" and owner != QUEUED_OWNER:
-                (free,) = db.execute(
+                (gone,) = db.execute(
                     "SELECT pg_try_advisory_xact_lock(%s)", (lock_key(owner),)
                 ).fetchone() or (False,)
-                if free:
-                    info = lost(info)
-                    db.execute(
-                        "UPDATE genai_mcp_jobs SET info = %s::jsonb WHERE job_id = %s AND owner = %s "
-                        "AND info->>'state' = 'running'",
-                        (info.model_dump_json(), info.job_id, owner),
-                    )
+            if gone:
+                # A worker may have moved the record on since it was read: then what it wrote holds.
+                now = db.execute(
+                    "UPDATE genai_mcp_jobs SET info = CASE WHEN owner = %s AND info->>'state' = %s "
+                    "THEN %s::jsonb ELSE info END WHERE job_id = %s RETURNING info",
+                    (owner, raw["state"], lost(info).model_dump_json(), info.job_id),
+                ).fetchone()
+                info = JobInfo.model_validate(now[0]) if now else info
             jobs.append(info)
         return jobs
 
