@@ -28,7 +28,7 @@ class NoRequest(BaseModel):
 
 
 class JobList(BaseModel):
-    jobs: list[lora.JobInfo] = Field(description="Jobs this server process remembers, newest first.")
+    jobs: list[lora.JobInfo] = Field(description="The remembered jobs, newest first.")
 
 
 class AdapterNameRequest(BaseModel):
@@ -68,7 +68,10 @@ CANCEL_JOB = ToolSpec(
 LIST_JOBS = ToolSpec(
     name="list_jobs",
     title="List fine-tuning jobs",
-    description="Every job this server process remembers (jobs are not kept across restarts), newest first.",
+    description=(
+        "Every remembered fine-tuning job, newest first: this server's, and those of the other replicas "
+        "and workers sharing its job records or job database."
+    ),
     request=NoRequest,
     result=JobList,
     annotations=PURE,

@@ -44,6 +44,7 @@ EXTENDED: dict[str, set[str]] = {
     # may widen their enum and reword their description; everything else stays as it was.
     "text_metrics": {"metrics"},  # issue 16: rougeS/rougeSU, rouge_s_max_skip, rouge_stemming
     "zero_shot_classify": set(),  # issue 16: SigLIP checkpoints (sigmoid per label)
+    "list_jobs": set(),  # issue 18: jobs are kept across restarts and shared by replicas and workers
 }
 
 
