@@ -1,5 +1,8 @@
 """Collections on disk: FAISS for dense vectors, SQLite for chunk text and FTS5 bm25 keyword search.
 
+The embedded default (no database needed); store_pg.py keeps the same collections, with the same
+rules, in PostgreSQL for replicas on several machines (collections.py: what both provide).
+
 Layout of `<root>/<collection>/`:
 
     meta.sqlite          documents, chunks, chunks_fts (FTS5), meta(generation, model, dimensions, uid)

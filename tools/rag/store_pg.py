@@ -1,18 +1,15 @@
 """Collections in PostgreSQL, for replicas on several machines: what store.py keeps in SQLite and FAISS files.
 
-Tables (created if missing; a collection's rows are keyed by its name):
-
-    genai_mcp_rag_collections  name, uid, generation, model, dimensions; documents, chunks, words (counts)
-    genai_mcp_rag_documents    (collection, id), chunks
-    genai_mcp_rag_chunks       id (identity), collection, document_id, ordinal, text, words,
-                               terms (tsvector, GIN index), embedding (bytea: float32 little-endian)
-    genai_mcp_rag_postings     (collection, lexeme, chunk_id), tf, words: bm25's statistics
+Tables (_SCHEMA, created if missing): genai_mcp_rag_collections (a row per collection: uid,
+generation, embedding model, dimensions, counts), _documents, _chunks (text, a tsvector with a
+GIN index, the embedding as float32 bytes) and _postings (bm25's statistics, keyword_pg.py).
 
 Keyword search is PostgreSQL full-text search scored like FTS5's bm25 (keyword_pg.py says how
 the text becomes lexemes and why). Dense search runs on a FAISS IndexIDMap(IndexFlatIP) that each
 process builds in memory from the table's embeddings and keeps per collection (a few, least
 recently used out), keyed by the collection's uid and generation: a search reads that one row,
-and rebuilds the index, in the same snapshot, only when a write by any process has moved it.
+and only when a write by any process has moved it rebuilds the index (rows and generation read
+in one snapshot).
 
 A write embeds first (outside the database), then in one transaction locks the collection's row
 (SELECT ... FOR UPDATE: writers on every replica take turns, so generations never fork),
@@ -119,12 +116,8 @@ class PgRagStore:
         return self._db.read(_names)
 
     def exists(self, name: str) -> bool:
-        return self._db.read(
-            lambda db: (
-                db.execute("SELECT 1 FROM genai_mcp_rag_collections WHERE name = %s", (name,)).fetchone()
-                is not None
-            )
-        )
+        found = "SELECT 1 FROM genai_mcp_rag_collections WHERE name = %s"
+        return self._db.read(lambda db: db.execute(found, (name,)).fetchone() is not None)
 
     def state(self, name: str) -> CollectionState:
         return self._db.read(lambda db: _state(db, name))
@@ -325,18 +318,8 @@ def _insert_chunks(
         "FROM STDIN"
     ) as copy:
         for cid, chunk, found, vector in zip(ids, chunks, terms, vectors, strict=True):
-            copy.write_row(
-                (
-                    cid,
-                    name,
-                    document_id,
-                    chunk.ordinal,
-                    chunk.text,
-                    found.words,
-                    found.tsvector,
-                    vector.tobytes(),
-                )
-            )
+            row = (cid, name, document_id, chunk.ordinal, chunk.text, found.words, found.tsvector)
+            copy.write_row((*row, vector.tobytes()))
     with cursor.copy(
         "COPY genai_mcp_rag_postings (collection, lexeme, chunk_id, tf, words) FROM STDIN"
     ) as copy:
