@@ -260,14 +260,16 @@ class PgJobQueue:
         """The records of `rows` (seq, owner, info, task_id), marked failed for good (in this
         transaction) where their worker is gone: a running one whose owner's advisory lock is free
         (its session has ended), a queued one that procrastinate handed to a worker that stopped
-        heartbeating before it claimed the record, or that procrastinate is done with."""
+        heartbeating before it claimed the record, or that procrastinate is done with (workers delete
+        a job once done; a queued record's job is in the same transaction, so it existed)."""
         queued = [r[3] for r in rows if r[3] is not None and r[2]["state"] == "queued"]
         stranded = set()
         if queued:
             found = db.execute(
-                "SELECT j.id FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
-                "WHERE j.id = ANY(%s) AND (j.status IN ('succeeded', 'failed', 'aborted') OR (j.status = "
-                "'doing' AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %s))))",
+                "SELECT t.id FROM unnest(%s::bigint[]) AS t(id) LEFT JOIN procrastinate_jobs j ON j.id = t.id "
+                "LEFT JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.id IS NULL OR j.status IN "
+                "('succeeded', 'failed', 'aborted') OR (j.status = 'doing' AND (w.id IS NULL OR "
+                "w.last_heartbeat < now() - make_interval(secs => %s)))",
                 (queued, _STALLED_S),
             ).fetchall()
             stranded = {task_id for (task_id,) in found}

@@ -154,6 +154,9 @@ class PgJobWorker:
                     name=self.name,
                     concurrency=1,
                     shutdown_graceful_timeout=0,  # a running job is asked to stop at once
+                    # The order (its dataset inline, maybe megabytes) is not kept once done: how the
+                    # job went is in its record, which keeps the newest lora_jobs_kept.
+                    delete_jobs="always",
                     install_signal_handlers=handle_signals,
                 )
                 # No await between here and worker.run() clearing its stop event: a stop() either
