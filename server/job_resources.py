@@ -26,7 +26,7 @@ def register(server: MCPServer[Any], state: ServerState) -> None:
         "jobs://list",
         name="jobs",
         title="Fine-tuning jobs",
-        description="Every job this server process remembers, newest first: state, step, loss, metrics.",
+        description="Every remembered job, newest first (all replicas' with shared records): state, step, loss, metrics.",
         mime_type="application/json",
     )
     def jobs_list() -> str:
