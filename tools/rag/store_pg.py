@@ -124,8 +124,9 @@ class PgRagStore:
 
     def documents(self, name: str, limit: int) -> list[tuple[str, int]]:
         def run(db: psycopg.Connection[Any]) -> list[tuple[str, int]]:
-            rows = db.execute(
-                "SELECT id, chunks FROM genai_mcp_rag_documents WHERE collection = %s ORDER BY id LIMIT %s",
+            rows = db.execute(  # "C": code point order, as the embedded store sorts, whatever the locale
+                "SELECT id, chunks FROM genai_mcp_rag_documents WHERE collection = %s "
+                'ORDER BY id COLLATE "C" LIMIT %s',
                 (name, limit),
             ).fetchall()
             return [(str(r[0]), int(r[1])) for r in rows] or _empty_of(db, name, [])
@@ -263,7 +264,8 @@ class PgRagStore:
 
 
 def _names(db: psycopg.Connection[Any]) -> list[str]:
-    return [r[0] for r in db.execute("SELECT name FROM genai_mcp_rag_collections ORDER BY name").fetchall()]
+    rows = db.execute('SELECT name FROM genai_mcp_rag_collections ORDER BY name COLLATE "C"').fetchall()
+    return [r[0] for r in rows]
 
 
 def _collection(db: psycopg.Connection[Any], name: str, *, lock: bool = False) -> tuple[Any, ...]:
