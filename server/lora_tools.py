@@ -95,9 +95,9 @@ SPEC_TEXT = (
     "LM (task causal-lm, default {models.text}) on texts, or an image classifier (task "
     "image-classification, default {models.classifier}) on labelled images. The user confirms the plan "
     "(trainable parameters, steps, estimated time) first; clients that cannot ask must pass confirm=true. "
-    "One job trains at a time. Waits up to wait_seconds, reporting progress, then returns the result "
-    "(held-out loss and perplexity/accuracy before and after) or a job handle for job_status. Use the "
-    "adapter with generate_text(adapter=...) or classify_image(adapter=...)."
+    "Jobs train one at a time on each worker (the server's own, or those sharing its job database). "
+    "Waits up to wait_seconds, reporting progress, then returns the result (held-out loss and "
+    "perplexity/accuracy before and after) or a job handle for job_status. Use the adapter with generate_text(adapter=...) or classify_image(adapter=...)."
 )
 
 

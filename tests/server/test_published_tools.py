@@ -45,6 +45,7 @@ EXTENDED: dict[str, set[str]] = {
     "text_metrics": {"metrics"},  # issue 16: rougeS/rougeSU, rouge_s_max_skip, rouge_stemming
     "zero_shot_classify": set(),  # issue 16: SigLIP checkpoints (sigmoid per label)
     "list_jobs": set(),  # issue 18: jobs are kept across restarts and shared by replicas and workers
+    "lora_finetune": set(),  # issue 18: one job at a time on each worker, not on the whole service
 }
 
 
