@@ -305,8 +305,8 @@ class ServerSettings(BaseModel):
     lora_jobs_kept: int = Field(100, ge=1, description="Finished jobs remembered for job_status/list_jobs")
     database_url: SecretStr | None = Field(
         None,
-        description="PostgreSQL URL for the fine-tuning jobs (queue and records) shared by replicas and "
-        "workers on several machines (none: <data_dir>/jobs.sqlite3)",
+        description="PostgreSQL URL for the fine-tuning jobs (queue and records) and the RAG collections, "
+        "shared by replicas and workers on several machines (none: files under the data directory)",
     )
     job_worker: bool = Field(
         True,

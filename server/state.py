@@ -189,6 +189,7 @@ class ServerState:
                 await anyio.to_thread.run_sync(self.jobs.close)
                 if self.worker is not None:
                     await anyio.to_thread.run_sync(self.worker.stop)
+                self.rag.close()  # the database connections kept for reads, if any
 
 
 def _unavailable_defaults(chosen: dict[str, str], problems: dict[str, str]) -> str:

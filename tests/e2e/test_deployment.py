@@ -1,8 +1,8 @@
 """deploy/run.py as written: two genai-mcp replicas behind a real nginx, checked with the SDK client.
 
 One deployment serves the whole module (a replica start is seconds of this machine's two cores):
-PostgreSQL (the fine-tuning jobs), two replicas on one data directory that only queue jobs, one
-`genai-mcp worker` that trains them, nginx.
+PostgreSQL (fine-tuning jobs, RAG collections), two replicas on one data directory that only
+queue jobs, one `genai-mcp worker` that trains them, nginx.
 A third replica outside nginx has the same token and data directory but no shared request-state
 key: it shows what a replica without GENAI_MCP_REQUEST_STATE_KEYS does to a call's second round.
 The tests that kill replicas run last.
@@ -246,7 +246,8 @@ def test_a_collection_indexed_through_one_replica_is_searched_through_the_other(
         return [hit["document_id"] for hit in found["hits"]]
 
     connect(setup, first, index)
-    assert connect(setup, second, search) == ["herons"]  # the shared data directory's collection
+    assert connect(setup, second, search) == ["herons"]
+    assert not (setup.deployment.data_dir / "rag").exists()  # the collection is in PostgreSQL, not on disk
 
 
 def _rounds(setup: Setup, second: str) -> CallToolResult | MCPError:

@@ -212,6 +212,9 @@ class RagStore:
                 self._commit_index(db, name, index, state.generation + 1, lambda stage: None)
             return present, self._state(db, name)
 
+    def close(self) -> None:
+        """Nothing to let go of: every call opens and closes its own SQLite connection."""
+
     def drop(self, name: str) -> None:
         with self._write_lock:
             self._require(name)
