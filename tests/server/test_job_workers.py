@@ -26,6 +26,7 @@ from genai_mcp.tools.lora import LoraRequest
 from genai_mcp.tools.lora.jobs import JobLimits
 from genai_mcp.tools.lora.orders import TrainingOrder
 from genai_mcp.tools.lora.queue_pg import STRANDED, PgJobQueue, ensure_schema
+from genai_mcp.tools.lora.records_pg import lock_key
 from genai_mcp.tools.lora.store import AdapterStore
 from tests.helpers.postgres import running_postgres
 from tests.helpers.processes import free_port, server_env, stop
@@ -88,8 +89,12 @@ def test_a_worker_whose_database_cannot_be_reached_exits_2_without_the_password(
 
 
 def _order(name: str) -> TrainingOrder:
-    request = LoraRequest(task="causal-lm", dataset=TEXTS, name=name, max_steps=1, batch_size=2)
-    return TrainingOrder(request=request, adapter=name, task="causal-lm", total_steps=1)
+    return _order_of(name, steps=1)
+
+
+def _order_of(name: str, *, steps: int) -> TrainingOrder:
+    request = LoraRequest(task="causal-lm", dataset=TEXTS, name=name, max_steps=steps, batch_size=2)
+    return TrainingOrder(request=request, adapter=name, task="causal-lm", total_steps=steps)
 
 
 def test_two_competing_workers_run_each_job_exactly_once(cluster: Cluster) -> None:
@@ -191,6 +196,37 @@ def test_a_job_whose_worker_died_before_claiming_it_is_failed_not_left_queued(cl
     status = queue.status(job_id)
     assert status.state == "failed" and status.error == STRANDED, status
     queue.check_room()  # no longer counted as waiting
+
+
+def test_a_worker_cut_off_from_the_database_stops_the_job_it_was_declared_dead_for(cluster: Cluster) -> None:
+    """Its lock connection ends (a network cut, a database restart) while the process goes on."""
+    queue = PgJobQueue(cluster.url)
+    job_id = queue.submit(_order_of("cut-off", steps=2000)).job_id
+    while (seen := queue.status(job_id)).step < 1:
+        assert seen.state in ("queued", "running"), seen
+        time.sleep(0.2)
+    (worker,) = [w for w in cluster.workers if job_id in jobs_started(w)]
+    with psycopg.connect(cluster.url, autocommit=True) as db:
+        (owner,) = db.execute("SELECT owner FROM genai_mcp_jobs WHERE job_id = %s", (job_id,)).fetchone() or (
+            "",
+        )
+        cut = db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = %s",
+            (lock_key(owner),),
+        ).fetchall()
+    assert cut == [(True,)]
+    declared = queue.status(job_id)  # the lock is free: this reader takes the worker for dead
+    assert declared.state == "failed" and "the worker running this job stopped" in (declared.error or "")
+    deadline = time.monotonic() + 60
+    while "cut off from the database" not in worker.log():  # its next save finds the verdict
+        assert time.monotonic() < deadline, worker.log()[-3000:]
+        time.sleep(0.2)
+    assert queue.status(job_id) == declared  # the verdict stands: never running or cancelled again
+    assert not list((cluster.data / "adapters").glob("*cut-off*"))
+    # The worker holds its lock again from its next job on: those jobs are not taken for lost.
+    ids = [queue.submit(_order(f"after-cut-{i}")).job_id for i in range(2)]
+    assert [queue.wait(j, 180).state for j in ids] == ["succeeded"] * 2
 
 
 def test_a_worker_killed_mid_job_leaves_the_job_failed_and_no_adapter(cluster: Cluster) -> None:

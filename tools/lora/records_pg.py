@@ -59,8 +59,32 @@ class PgJobRecords:
         return psycopg.connect(self.url)
 
     def hold(self) -> None:
-        """Take this owner's liveness lock now (a worker, before it claims any job)."""
+        """Hold this owner's liveness lock now (a worker, before it claims each job): taken again on
+        a new connection if the one holding it was lost (a database restart, a network cut), which
+        every other process has read as this owner's death meanwhile."""
+        import psycopg
+
+        if self._alive is not None and not self._alive.closed:
+            try:
+                self._alive.execute("SELECT 1")
+            except psycopg.Error:
+                self.close()
         self._connect().close()
+
+    def save_own(self, info: JobInfo, *, succeeded: bool = False) -> tuple[bool, bool]:
+        """Update the record of a job this owner is running: (written, cancel requested).
+
+        Not written once another process has marked the job failed because this owner looked dead
+        (queue_pg.lost: its lock connection was lost while it went on): that verdict stands and
+        the job must stop, except for the final record of a job that did succeed, whose adapter
+        is saved and complete."""
+        with self._connect() as db:
+            row = db.execute(
+                "UPDATE genai_mcp_jobs SET info = %s::jsonb WHERE job_id = %s AND owner = %s AND "
+                "(info->>'state' = 'running' OR (%s AND info->>'state' = 'failed')) RETURNING cancel_requested",
+                (info.model_dump_json(), info.job_id, self.owner, succeeded),
+            ).fetchone()
+        return row is not None, bool(row and row[0])
 
     def close(self) -> None:
         if self._alive is not None:

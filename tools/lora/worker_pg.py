@@ -15,8 +15,11 @@ either in a thread of a replica (its own event loop, never the MCP one) or as th
 4. writes the final record: succeeded with the result, failed with the reason, or cancelled.
 
 A worker killed outright leaves its record running under a dead owner; readers mark it failed
-(queue_pg.lost). Nothing half-written remains: the adapter store renames a complete folder into
-place or nothing.
+(queue_pg.lost). A worker cut off from the database while it goes on (the connection holding its
+lock lost) looks just as dead, and is failed the same way: its writes only update a record that is
+still running (records_pg.save_own), so the first one after the verdict stops the job, and it holds
+its lock again before it claims the next. Nothing half-written remains: the adapter store renames a
+complete folder into place or nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ logger = logging.getLogger(__name__)
 Trainer = Callable[[TrainingOrder, Progress, "LossHook"], LoraResult]
 _SHUT_DOWN = (
     "the worker shut down at step {step} of {total}; no adapter was saved: start it again with lora_finetune"
+)
+_CUT_OFF = (
+    "the worker was cut off from the database at step {step} of {total} and the job was declared "
+    "failed meanwhile; no adapter was saved: start it again with lora_finetune"
 )
 
 
@@ -190,6 +197,8 @@ class PgJobWorker:
                 job.stop = "shutdown" if reason == AbortReason.SHUTDOWN else "cancel"
             if job.stop == "shutdown":
                 raise WorkCancelledError(_SHUT_DOWN.format(step=job.info.step, total=job.info.total_steps))
+            if job.stop == "lost":
+                raise WorkCancelledError(_CUT_OFF.format(step=job.info.step, total=job.info.total_steps))
             if job.stop is not None:
                 raise WorkCancelledError(
                     f"job {info.job_id} was cancelled after {job.info.step} of {job.info.total_steps} steps"
@@ -200,7 +209,10 @@ class PgJobWorker:
             now = time.monotonic()
             if job.recorded_at is None or now - job.recorded_at >= RECORD_EVERY_S:
                 job.recorded_at = now
-                if self.records.save(job.now()) and job.stop is None:
+                written, cancel = self.records.save_own(job.now())
+                if not written:
+                    job.stop = "lost"  # a reader took this worker for dead: the record says failed
+                elif cancel and job.stop is None:
                     job.stop = "cancel"  # cancel_job through a replica flagged the record
 
         state: JobState
@@ -226,7 +238,13 @@ class PgJobWorker:
                     "metric_after": result.metric_after,
                 }
             )
-        self.records.save(final)
+        if not self.records.save_own(final, succeeded=state == "succeeded")[0]:
+            logger.warning(
+                "job %s was declared failed while this worker was cut off from the database; its "
+                "record stays so (this run: %s)",
+                info.job_id,
+                state,
+            )
         level = logging.WARNING if state == "failed" else logging.INFO
         logger.log(
             level,
@@ -246,6 +264,7 @@ class PgJobWorker:
         """Make the job's record this worker's and running; None if it was cancelled meanwhile."""
         import psycopg
 
+        self.records.hold()  # its owner must look alive from here on, or readers fail the job
         with psycopg.connect(self.url) as db:
             row = db.execute(
                 "SELECT info, cancel_requested FROM genai_mcp_jobs WHERE job_id = %s FOR UPDATE",
