@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Chunk", "CollectionState", "FailPoint", "RagStore", "StoredChunk"]
+__all__ = ["Chunk", "CollectionState", "FailPoint", "RagStore", "StoredChunk", "no_collection", "other_model"]
 
 # Called with a stage name at each step of a write; raising there aborts the write (crash tests).
 FailPoint = Callable[[str], None]
@@ -84,6 +84,19 @@ class CollectionState:
     dimensions: int
     documents: int
     chunks: int
+
+
+def no_collection(name: str, known: str) -> InvalidInputError:
+    """The refusal of a read of a collection that does not exist, the same from every store."""
+    return InvalidInputError(f"no collection named {name!r} (collections: {known})")
+
+
+def other_model(name: str, built: str, asked: str) -> InvalidInputError:
+    """The refusal of a write with another embedding model than the collection's, from every store."""
+    return InvalidInputError(
+        f"collection {name!r} was built with the embedding model {built!r}; "
+        f"index into it with that model, or use a new collection for {asked!r}"
+    )
 
 
 class RagStore:
@@ -172,10 +185,7 @@ class RagStore:
         with self._write(name, create=True) as (db, index_of):
             state = self._state(db, name)
             if state.model and state.model != model:
-                raise InvalidInputError(
-                    f"collection {name!r} was built with the embedding model {state.model!r}; "
-                    f"index into it with that model, or use a new collection for {model!r}"
-                )
+                raise other_model(name, state.model, model)
             dim = state.dimensions or dimensions
             index = index_of(dim)
             replaced: dict[str, int] = {}
@@ -251,7 +261,7 @@ class RagStore:
     def _require(self, name: str) -> None:
         if not self.exists(name):
             known = ", ".join(self.names()) or "none"
-            raise InvalidInputError(f"no collection named {name!r} (collections: {known})")
+            raise no_collection(name, known)
 
     @contextlib.contextmanager
     def _read(self, name: str) -> Iterator[sqlite3.Connection]:

@@ -29,10 +29,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from genai_mcp.tools.errors import InvalidInputError
 from genai_mcp.tools.rag.connections_pg import PgConnections
 from genai_mcp.tools.rag.keyword_pg import chunk_terms, keyword_hits
-from genai_mcp.tools.rag.store import Chunk, CollectionState, FailPoint, StoredChunk
+from genai_mcp.tools.rag.store import (
+    Chunk,
+    CollectionState,
+    FailPoint,
+    StoredChunk,
+    no_collection,
+    other_model,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -185,10 +191,7 @@ class PgRagStore:
                     break
             state = _state(db, name)
             if state.model != model:
-                raise InvalidInputError(
-                    f"collection {name!r} was built with the embedding model {state.model!r}; "
-                    f"index into it with that model, or use a new collection for {model!r}"
-                )
+                raise other_model(name, state.model, model)
             replaced: dict[str, int] = {}
             for document_id, chunks, vectors in documents:
                 replaced[document_id] = max(0, _remove_document(db, name, document_id))
@@ -278,7 +281,7 @@ def _collection(db: psycopg.Connection[Any], name: str, *, lock: bool = False) -
     ).fetchone()
     if row is None:
         known = ", ".join(_names(db)) or "none"
-        raise InvalidInputError(f"no collection named {name!r} (collections: {known})")
+        raise no_collection(name, known)
     return tuple(row)
 
 
