@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from genai_mcp.tools.errors import BusyError, InvalidInputError
-from genai_mcp.tools.lora.jobs import CURVE_POINTS, JobLimits, JobManager
+from genai_mcp.tools.lora.curve import CURVE_POINTS
+from genai_mcp.tools.lora.jobs import JobLimits, JobManager
 from genai_mcp.tools.lora.schemas import LoraResult
 from genai_mcp.tools.lora.train import LossHook
 from genai_mcp.tools.progress import Progress

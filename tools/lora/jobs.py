@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 
 from genai_mcp.tools.errors import BusyError, GenAIError, InvalidInputError, WorkCancelledError
 from genai_mcp.tools.limits import limit
-from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask, LossPoint
+from genai_mcp.tools.lora.curve import LossCurve
+from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.work import rebudget, run_work
 
@@ -43,9 +44,8 @@ if TYPE_CHECKING:
     from genai_mcp.tools.lora.records import Records
     from genai_mcp.tools.lora.train import LossHook
 
-__all__ = ["CURVE_POINTS", "JobLimits", "JobManager"]
+__all__ = ["JobLimits", "JobManager"]
 
-CURVE_POINTS = 200
 RECORD_EVERY_S = 1.0  # a running job's step and loss reach its record at most this often
 _POLL_S = 0.2  # how often wait() re-reads the record of a job another server runs
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class _Job:
     state: JobState = "queued"
     step: int = 0
     loss: float | None = None
-    curve: list[LossPoint] = field(default_factory=list)
+    curve: LossCurve = field(default_factory=LossCurve)
     created: str = field(default_factory=_now)
     started: str | None = None
     finished: str | None = None
@@ -89,7 +89,12 @@ class _Job:
     def restored(cls, info: JobInfo) -> _Job:
         """A final job read back from the records (its elapsed time kept as a span from 0)."""
         job = cls(info.job_id, info.adapter, info.task, None, info.total_steps, info.state, info.step)
-        job.loss, job.curve, job.result, job.error = info.loss, list(info.loss_curve), info.result, info.error
+        job.loss, job.curve, job.result, job.error = (
+            info.loss,
+            LossCurve(info.loss_curve),
+            info.result,
+            info.error,
+        )
         job.created, job.started, job.finished = info.created, info.started, info.finished
         if info.elapsed_seconds is not None:
             job.t_start, job.t_end = 0.0, info.elapsed_seconds
@@ -97,10 +102,7 @@ class _Job:
 
     def record(self, step: int, loss: float) -> None:
         self.step, self.loss = step, loss
-        self.curve.append(LossPoint(step=step, loss=loss))
-        if len(self.curve) > 2 * CURVE_POINTS:
-            # Keep the curve's memory bounded on long runs: drop every other point, keep the last.
-            self.curve = [*self.curve[:-1:2], self.curve[-1]]
+        self.curve.add(step, loss)
 
 
 class JobManager:
@@ -379,10 +381,6 @@ class JobManager:
         elapsed = None
         if job.t_start is not None:
             elapsed = round((job.t_end or time.monotonic()) - job.t_start, 3)
-        curve = job.curve
-        if len(curve) > CURVE_POINTS:
-            stride = -(-(len(curve) - 1) // (CURVE_POINTS - 1))
-            curve = [*curve[:-1:stride], curve[-1]]
         result = job.result
         return JobInfo(
             job_id=job.job_id,
@@ -393,7 +391,7 @@ class JobManager:
             step=job.step,
             total_steps=job.total_steps,
             loss=job.loss,
-            loss_curve=list(curve),
+            loss_curve=job.curve.shown(),
             eval_metric=result.eval_metric if result else None,
             metric_before=result.metric_before if result else None,
             metric_after=result.metric_after if result else None,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import InvalidInputError, LimitExceededError
 from genai_mcp.tools.lora.card import model_card
+from genai_mcp.tools.lora.curve import thinned
 from genai_mcp.tools.lora.data import ImageData, LoraLimits, TextData, load_dataset
 from genai_mcp.tools.lora.examples import (
     Examples,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from genai_mcp.tools.models import ModelBundle, ModelCache
 
 __all__ = [
-    "CURVE_POINTS",
     "DEFAULT_EPOCHS",
     "DEFAULT_LEARNING_RATE",
     "LossHook",
@@ -60,7 +60,6 @@ DEFAULT_EPOCHS = 3.0
 # (3 epochs of 15 short texts is 3 steps); never more than the steps limit allows.
 DEFAULT_MIN_STEPS = 50
 DEFAULT_LEARNING_RATE = {"causal-lm": 3e-3, "image-classification": 1e-2}
-CURVE_POINTS = 200
 WARMUP_SHARE = 0.05
 FINAL_LR_SHARE = 0.1
 LossHook = Callable[[int, float], None]
@@ -364,8 +363,4 @@ def _lr_factor(steps: int) -> Callable[[int], float]:
 
 
 def _thin(losses: list[float]) -> list[LossPoint]:
-    every = max(1, math.ceil(len(losses) / CURVE_POINTS))
-    picked = list(range(0, len(losses), every))
-    if picked[-1] != len(losses) - 1:
-        picked[-1] = len(losses) - 1  # keep the last step; the curve stays within CURVE_POINTS
-    return [LossPoint(step=i + 1, loss=losses[i]) for i in picked]
+    return thinned([LossPoint(step=i, loss=loss) for i, loss in enumerate(losses, 1)])

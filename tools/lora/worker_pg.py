@@ -35,11 +35,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import GenAIError, WorkCancelledError
-from genai_mcp.tools.lora.jobs import CURVE_POINTS, RECORD_EVERY_S
+from genai_mcp.tools.lora.curve import LossCurve
+from genai_mcp.tools.lora.jobs import RECORD_EVERY_S
 from genai_mcp.tools.lora.orders import TrainingOrder
 from genai_mcp.tools.lora.queue_pg import TASK_NAME
 from genai_mcp.tools.lora.records_pg import PgJobRecords
-from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LossPoint
+from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.work import rebudget, run_work
 
@@ -71,24 +72,20 @@ class _Running:
     """The job this worker trains, as its record will say."""
 
     info: JobInfo
-    curve: list[LossPoint] = field(default_factory=list)
+    curve: LossCurve = field(default_factory=LossCurve)
     t_start: float = field(default_factory=time.monotonic)
     recorded_at: float | None = None
     stop: str | None = None  # why it must stop at its next step
 
     def record(self, step: int, loss: float) -> None:
-        self.curve.append(LossPoint(step=step, loss=loss))
-        if len(self.curve) > 2 * CURVE_POINTS:  # bounded memory on long runs, the last point kept
-            self.curve = [*self.curve[:-1:2], self.curve[-1]]
+        self.curve.add(step, loss)
         self.info = self.info.model_copy(update={"step": step, "loss": loss})
 
     def now(self, **update: Any) -> JobInfo:
-        curve = self.curve
-        if len(curve) > CURVE_POINTS:
-            stride = -(-(len(curve) - 1) // (CURVE_POINTS - 1))
-            curve = [*curve[:-1:stride], curve[-1]]
         elapsed = round(time.monotonic() - self.t_start, 3)
-        return self.info.model_copy(update={"loss_curve": list(curve), "elapsed_seconds": elapsed, **update})
+        return self.info.model_copy(
+            update={"loss_curve": self.curve.shown(), "elapsed_seconds": elapsed, **update}
+        )
 
 
 class PgJobWorker:
