@@ -25,7 +25,7 @@ from genai_mcp.server.settings import ServerSettings
 from genai_mcp.tools.lora import LoraRequest
 from genai_mcp.tools.lora.jobs import JobLimits
 from genai_mcp.tools.lora.orders import TrainingOrder
-from genai_mcp.tools.lora.queue_pg import STRANDED, PgJobQueue, ensure_schema
+from genai_mcp.tools.lora.queue_pg import APPLICATION_NAME, STRANDED, PgJobQueue, ensure_schema
 from genai_mcp.tools.lora.records_pg import lock_key
 from genai_mcp.tools.lora.store import AdapterStore
 from tests.helpers.postgres import running_postgres
@@ -111,6 +111,34 @@ def test_two_competing_workers_run_each_job_exactly_once(cluster: Cluster) -> No
         ).fetchone()
     assert left == (0,)  # each deleted by the worker that ran it, once done
     assert all((cluster.data / "adapters" / f"once-{i}").is_dir() for i in range(4))
+
+
+def test_a_replica_reads_jobs_on_pooled_connections(cluster: Cluster) -> None:
+    """A waiting lora_finetune reads its job five times a second: not a new backend each time."""
+    queue = PgJobQueue(cluster.url)
+    job_id = queue.submit(_order("pooled")).job_id
+
+    def backends() -> set[int]:
+        with psycopg.connect(cluster.url) as db:
+            rows = db.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
+            ).fetchall()
+        return {pid for (pid,) in rows}
+
+    queue.status(job_id)
+    first = backends()
+    for _ in range(30):
+        queue.status(job_id)
+        queue.list()
+    assert backends() == first and 1 <= len(first) <= 4
+    assert queue.wait(job_id, 180).state == "succeeded"
+    queue.close()
+    deadline = time.monotonic() + 10
+    while backends():  # closed with the replica's lifespan (a backend leaves the view as it exits)
+        assert time.monotonic() < deadline, backends()
+        time.sleep(0.1)
+    assert queue.status(job_id).state == "succeeded"  # and opened again when used again
+    queue.close()
 
 
 def test_a_job_queued_through_one_server_trains_on_a_worker_and_is_followed_through_another(

@@ -26,6 +26,7 @@ Needs psycopg and procrastinate (`pip install 'genai-mcp[postgres]'`), imported 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime
@@ -40,8 +41,18 @@ from genai_mcp.tools.lora.schemas import JobInfo
 if TYPE_CHECKING:
     import procrastinate
     import psycopg
+    import psycopg_pool
 
-__all__ = ["QUEUED_OWNER", "STRANDED", "TASK_NAME", "WORKER_LOST", "PgJobQueue", "ensure_schema", "lost"]
+__all__ = [
+    "APPLICATION_NAME",
+    "QUEUED_OWNER",
+    "STRANDED",
+    "TASK_NAME",
+    "WORKER_LOST",
+    "PgJobQueue",
+    "ensure_schema",
+    "lost",
+]
 
 TASK_NAME = "genai_mcp.lora_train"
 QUEUED_OWNER = "0" * 16  # a queued job is the queue's, not any process's: no replica's death fails it
@@ -57,6 +68,8 @@ _STALLED_S = 60  # procrastinate workers heartbeat every 10 s: a minute of silen
 _SCHEMA_LOCK = 0x67656E6169  # "genai": replicas starting at once apply the schema one at a time
 _ADMISSION_LOCK = _SCHEMA_LOCK + 1
 _POLL_S = 0.2  # how often wait() re-reads a record
+_POOL_SIZE = 4  # a replica's concurrent job calls; more wait for a free connection
+APPLICATION_NAME = "genai-mcp-jobs"  # how the queue's connections show in pg_stat_activity
 _LIVE = "info->>'state' IN ('queued', 'running')"
 _FINAL = ("succeeded", "failed", "cancelled")
 
@@ -111,11 +124,26 @@ class PgJobQueue:
         self._app = task_app()
         self._task = self._app.task(name=TASK_NAME, retry=False)(_never_here)
         self._closed = threading.Event()
+        self._pool: psycopg_pool.ConnectionPool[Any] | None = None
+        self._pool_lock = threading.Lock()
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        import psycopg
+    def _connect(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection: a waiting lora_finetune reads its job five times
+        a second, and a new connection is a new PostgreSQL backend process each time."""
+        with self._pool_lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
 
-        return psycopg.connect(self.url)
+                self._pool = ConnectionPool(
+                    self.url,
+                    min_size=1,
+                    max_size=_POOL_SIZE,
+                    kwargs={"application_name": APPLICATION_NAME},
+                    check=ConnectionPool.check_connection,  # one lost to a database restart is replaced
+                    open=True,
+                )
+            pool = self._pool
+        return pool.connection()
 
     def submit(self, order: TrainingOrder) -> JobInfo:
         """Queue `order`; BusyError if the queue is full, InvalidInputError if its adapter is taken."""
@@ -225,8 +253,13 @@ class PgJobQueue:
         return info
 
     def close(self, timeout: float = 5.0) -> None:
-        """Refuse new jobs from this replica; queued and running ones stay with the workers."""
+        """Refuse new jobs from this replica; queued and running ones stay with the workers. The
+        pooled connections are closed (a later call opens a new pool)."""
         self._closed.set()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(timeout)
 
     def open(self) -> None:
         self._closed.clear()
