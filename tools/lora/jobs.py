@@ -29,14 +29,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from genai_mcp.tools.errors import BusyError, GenAIError, InvalidInputError, WorkCancelledError
 from genai_mcp.tools.limits import limit
-from genai_mcp.tools.lora.curve import LossCurve
-from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask
+from genai_mcp.tools.lora.job import Job
+from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, LoraTask, utc_now
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.work import rebudget, run_work
 
@@ -52,57 +51,11 @@ logger = logging.getLogger(__name__)
 _FINAL: frozenset[JobState] = frozenset({"succeeded", "failed", "cancelled"})
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class JobLimits:
     """How many jobs may wait behind the running one (0: a second job is refused as busy)."""
 
     max_queued: int = limit("lora.max_queued", 1)
-
-
-@dataclass
-class _Job:
-    job_id: str
-    adapter: str
-    task: LoraTask
-    run: Callable[[Progress, LossHook], LoraResult] | None
-    total_steps: int | None
-    state: JobState = "queued"
-    step: int = 0
-    loss: float | None = None
-    curve: LossCurve = field(default_factory=LossCurve)
-    created: str = field(default_factory=_now)
-    started: str | None = None
-    finished: str | None = None
-    t_start: float | None = None
-    t_end: float | None = None
-    error: str | None = None
-    result: LoraResult | None = None
-    recorded_at: float | None = None  # monotonic time its step was last written to the records
-    cancel: threading.Event = field(default_factory=threading.Event)
-    context: contextvars.Context = field(default_factory=contextvars.copy_context)  # the submitter's
-
-    @classmethod
-    def restored(cls, info: JobInfo) -> _Job:
-        """A final job read back from the records (its elapsed time kept as a span from 0)."""
-        job = cls(info.job_id, info.adapter, info.task, None, info.total_steps, info.state, info.step)
-        job.loss, job.curve, job.result, job.error = (
-            info.loss,
-            LossCurve(info.loss_curve),
-            info.result,
-            info.error,
-        )
-        job.created, job.started, job.finished = info.created, info.started, info.finished
-        if info.elapsed_seconds is not None:
-            job.t_start, job.t_end = 0.0, info.elapsed_seconds
-        return job
-
-    def record(self, step: int, loss: float) -> None:
-        self.step, self.loss = step, loss
-        self.curve.add(step, loss)
 
 
 class JobManager:
@@ -114,11 +67,11 @@ class JobManager:
         self.limits = limits or JobLimits()
         self.keep = keep
         self.records = records
-        self._jobs: dict[str, _Job] = {}  # insertion order = submission order
+        self._jobs: dict[str, Job] = {}  # insertion order = submission order
         for info in records.restore() if records is not None else []:
-            self._jobs[info.job_id] = _Job.restored(info)
-        self._queue: deque[_Job] = deque()
-        self._running: _Job | None = None
+            self._jobs[info.job_id] = Job.restored(info)
+        self._queue: deque[Job] = deque()
+        self._running: Job | None = None
         self._changed = threading.Condition()
         self._worker: threading.Thread | None = None
         self._closed = False
@@ -141,7 +94,7 @@ class JobManager:
                         f"({other.state}); choose another name"
                     )
             self._check_room()
-            job = _Job(
+            job = Job(
                 job_id="lora-" + secrets.token_hex(4),
                 adapter=adapter,
                 task=task,
@@ -258,14 +211,14 @@ class JobManager:
                     return
                 job = self._queue.popleft()
                 self._running = job
-                job.state, job.started, job.t_start = "running", _now(), time.monotonic()
+                job.state, job.started, job.t_start = "running", utc_now(), time.monotonic()
                 run, job.run = job.run, None  # the closure holds a model copy and data: drop it after use
                 self._save(job)
                 self._changed.notify_all()
             assert run is not None
             job.context.run(self._run, job, run)
 
-    def _run(self, job: _Job, run: Callable[[Progress, LossHook], LoraResult]) -> None:
+    def _run(self, job: Job, run: Callable[[Progress, LossHook], LoraResult]) -> None:
         logger.info("job %s started: %s adapter %r", job.job_id, job.task, job.adapter)
         try:
             # Training is model work: at the work priority and thread budget (tools/work.py).
@@ -282,7 +235,7 @@ class JobManager:
                 job.result = result
             self._end(job, "succeeded", None)
 
-    def _progress(self, job: _Job, done: int, total: int | None, message: str | None = None) -> None:
+    def _progress(self, job: Job, done: int, total: int | None, message: str | None = None) -> None:
         rebudget()  # the training's torch threads, revisited now and then (tools/work.py)
         with self._changed:
             if job.cancel.is_set():
@@ -292,7 +245,7 @@ class JobManager:
             if total is not None:
                 job.total_steps = total
 
-    def _loss(self, job: _Job, step: int, loss: float) -> None:
+    def _loss(self, job: Job, step: int, loss: float) -> None:
         with self._changed:
             job.record(step, loss)
             # The first step at once, then now and then: a restart tells how far a cut-off job got.
@@ -304,13 +257,13 @@ class JobManager:
                 self._save(job)
             self._changed.notify_all()
 
-    def _end(self, job: _Job, state: JobState, error: str | None) -> None:
+    def _end(self, job: Job, state: JobState, error: str | None) -> None:
         with self._changed:
             self._finish(job, state, error)
             self._running = None
 
-    def _finish(self, job: _Job, state: JobState, error: str | None) -> None:
-        job.state, job.error, job.finished, job.t_end = state, error, _now(), time.monotonic()
+    def _finish(self, job: Job, state: JobState, error: str | None) -> None:
+        job.state, job.error, job.finished, job.t_end = state, error, utc_now(), time.monotonic()
         job.run = None
         self._changed.notify_all()
         info = self._info(job)
@@ -349,14 +302,14 @@ class JobManager:
                 setting="lora.max_queued",
             )
 
-    def _save(self, job: _Job, info: JobInfo | None = None) -> None:
+    def _save(self, job: Job, info: JobInfo | None = None) -> None:
         if self.records is not None and self.records.save(info or self._info(job)):
             job.cancel.set()  # another server asked (cancel_job through another replica)
 
     def _theirs(self, job_id: str) -> JobInfo | None:
         return self.records.get(job_id) if self.records is not None else None
 
-    def _get(self, job_id: str) -> _Job:
+    def _get(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
         if job is None:
             known = ", ".join(list(self._jobs)[-5:]) or "none"
@@ -374,34 +327,11 @@ class JobManager:
         if self.records is not None:
             self.records.forget([j.job_id for j in forgotten])
 
-    def _info(self, job: _Job) -> JobInfo:
+    def _info(self, job: Job) -> JobInfo:
         position = None
         if job.state == "queued":
             position = self._queue.index(job) + (1 if self._running is not None else 0)
-        elapsed = None
-        if job.t_start is not None:
-            elapsed = round((job.t_end or time.monotonic()) - job.t_start, 3)
-        result = job.result
-        return JobInfo(
-            job_id=job.job_id,
-            state=job.state,
-            adapter=job.adapter,
-            task=job.task,
-            queue_position=position,
-            step=job.step,
-            total_steps=job.total_steps,
-            loss=job.loss,
-            loss_curve=job.curve.shown(),
-            eval_metric=result.eval_metric if result else None,
-            metric_before=result.metric_before if result else None,
-            metric_after=result.metric_after if result else None,
-            created=job.created,
-            started=job.started,
-            finished=job.finished,
-            elapsed_seconds=elapsed,
-            error=job.error,
-            result=result,
-        )
+        return job.info(position)
 
 
 def _figures(info: JobInfo) -> dict[str, object]:

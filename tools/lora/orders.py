@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from genai_mcp.tools.lora.schemas import JobInfo, LoraPlan, LoraRequest, LoraResult, LoraTask
+from genai_mcp.tools.lora.schemas import JobInfo, LoraPlan, LoraRequest, LoraResult, LoraTask, utc_now
 
 if TYPE_CHECKING:
     from genai_mcp.tools.images import ImagePolicy
@@ -43,7 +42,7 @@ class TrainingOrder(BaseModel):
     steps: int | None = Field(None, description="The confirmed steps, when they differ from the plan.")
     learning_rate: float | None = None
     created: str = Field(
-        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"),
+        default_factory=utc_now,
         description="When the job was accepted, ISO 8601 UTC.",
     )
 

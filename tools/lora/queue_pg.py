@@ -29,14 +29,13 @@ import builtins
 import contextlib
 import threading
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import BusyError, InvalidInputError
 from genai_mcp.tools.lora.jobs import JobLimits
 from genai_mcp.tools.lora.orders import TrainingOrder
 from genai_mcp.tools.lora.records_pg import lock_key
-from genai_mcp.tools.lora.schemas import JobInfo
+from genai_mcp.tools.lora.schemas import JobInfo, utc_now
 
 if TYPE_CHECKING:
     import procrastinate
@@ -74,10 +73,6 @@ _LIVE = "info->>'state' IN ('queued', 'running')"
 _FINAL = ("succeeded", "failed", "cancelled")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def ensure_schema(url: str) -> None:
     """Create genai_mcp_jobs and procrastinate's tables unless they exist (safe from many replicas at
     once: under a session advisory lock). Raises psycopg's errors (their messages carry no password)."""
@@ -111,7 +106,7 @@ def lost(info: JobInfo) -> JobInfo:
     error = (WORKER_LOST if info.state == "running" else STRANDED).format(
         step=info.step, total=info.total_steps
     )
-    return info.model_copy(update={"state": "failed", "error": error, "finished": _now()})
+    return info.model_copy(update={"state": "failed", "error": error, "finished": utc_now()})
 
 
 class PgJobQueue:
@@ -226,7 +221,11 @@ class PgJobQueue:
                 and manager.cancel_job_by_id(task_id, connection=db)
             ):
                 info = info.model_copy(
-                    update={"state": "cancelled", "error": "cancelled before it started", "finished": _now()}
+                    update={
+                        "state": "cancelled",
+                        "error": "cancelled before it started",
+                        "finished": utc_now(),
+                    }
                 )
                 db.execute(
                     "UPDATE genai_mcp_jobs SET info = %s::jsonb WHERE job_id = %s",

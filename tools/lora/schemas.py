@@ -5,6 +5,7 @@ Import-light on purpose (pydantic only): the server builds its tool schemas from
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,6 +26,7 @@ __all__ = [
     "LoraResult",
     "LoraTask",
     "LossPoint",
+    "utc_now",
 ]
 
 LoraTask = Literal["causal-lm", "image-classification"]
@@ -201,3 +203,8 @@ class JobInfo(BaseModel):
     elapsed_seconds: float | None = None
     error: str | None = Field(None, description="Why the job failed or was cancelled.")
     result: LoraResult | None = Field(None, description="Set once the job succeeded.")
+
+
+def utc_now() -> str:
+    """Now, as job records and adapter cards keep times: ISO 8601 UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

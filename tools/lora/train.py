@@ -38,7 +38,7 @@ from genai_mcp.tools.lora.examples import (
     loss_of,
     shuffled_batches,
 )
-from genai_mcp.tools.lora.schemas import AdapterInfo, LoraPlan, LoraRequest, LoraResult, LossPoint
+from genai_mcp.tools.lora.schemas import AdapterInfo, LoraPlan, LoraRequest, LoraResult, LossPoint, utc_now
 from genai_mcp.tools.lora.store import AdapterStore
 from genai_mcp.tools.progress import Progress
 
@@ -240,7 +240,7 @@ def train(
         name=plan.adapter,
         task=request.task,
         base_model=plan.base_model,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        created=utc_now(),
         rank=plan.rank,
         alpha=plan.alpha,
         target_modules=plan.target_modules,

@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from genai_mcp.tools.errors import GenAIError, WorkCancelledError
@@ -40,7 +39,7 @@ from genai_mcp.tools.lora.jobs import RECORD_EVERY_S
 from genai_mcp.tools.lora.orders import TrainingOrder
 from genai_mcp.tools.lora.queue_pg import TASK_NAME
 from genai_mcp.tools.lora.records_pg import PgJobRecords
-from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult
+from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, utc_now
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.work import rebudget, run_work
 
@@ -61,10 +60,6 @@ _CUT_OFF = (
     "the worker was cut off from the database at step {step} of {total} and the job was declared "
     "failed meanwhile; no adapter was saved: start it again with lora_finetune"
 )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -226,7 +221,7 @@ class PgJobWorker:
             state, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         else:
             state, error = "succeeded", None
-        final = job.now(state=state, error=error, finished=_now(), result=result)
+        final = job.now(state=state, error=error, finished=utc_now(), result=result)
         if result is not None:
             final = final.model_copy(
                 update={
@@ -273,9 +268,9 @@ class PgJobWorker:
             if row is not None and row[1]:
                 update: dict[str, Any] = {"state": "cancelled", "error": "cancelled before it started"}
             else:
-                update = {"state": "running", "started": _now(), "queue_position": None}
+                update = {"state": "running", "started": utc_now(), "queue_position": None}
             info = info.model_copy(
-                update={**update, "finished": _now() if update["state"] == "cancelled" else None}
+                update={**update, "finished": utc_now() if update["state"] == "cancelled" else None}
             )
             db.execute(
                 "INSERT INTO genai_mcp_jobs (job_id, owner, info) VALUES (%s, %s, %s::jsonb) "
