@@ -26,7 +26,6 @@ Needs psycopg and procrastinate (`pip install 'genai-mcp[postgres]'`), imported 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -36,11 +35,11 @@ from genai_mcp.tools.lora.jobs import JobLimits
 from genai_mcp.tools.lora.orders import TrainingOrder
 from genai_mcp.tools.lora.records_pg import lock_key
 from genai_mcp.tools.lora.schemas import JobInfo, utc_now
+from genai_mcp.tools.pg import Database
 
 if TYPE_CHECKING:
     import procrastinate
     import psycopg
-    import psycopg_pool
 
 __all__ = [
     "APPLICATION_NAME",
@@ -119,30 +118,12 @@ class PgJobQueue:
         self._app = task_app()
         self._task = self._app.task(name=TASK_NAME, retry=False)(_never_here)
         self._closed = threading.Event()
-        self._pool: psycopg_pool.ConnectionPool[Any] | None = None
-        self._pool_lock = threading.Lock()
-
-    def _connect(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
-        """One transaction on a pooled connection: a waiting lora_finetune reads its job five times
-        a second, and a new connection is a new PostgreSQL backend process each time."""
-        with self._pool_lock:
-            if self._pool is None:
-                from psycopg_pool import ConnectionPool
-
-                self._pool = ConnectionPool(
-                    self.url,
-                    min_size=1,
-                    max_size=_POOL_SIZE,
-                    kwargs={"application_name": APPLICATION_NAME},
-                    check=ConnectionPool.check_connection,  # one lost to a database restart is replaced
-                    open=True,
-                )
-            pool = self._pool
-        return pool.connection()
+        # A waiting lora_finetune reads its job five times a second: pooled connections (tools/pg.py).
+        self._db = Database(url, application_name=APPLICATION_NAME, size=_POOL_SIZE)
 
     def submit(self, order: TrainingOrder) -> JobInfo:
         """Queue `order`; BusyError if the queue is full, InvalidInputError if its adapter is taken."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_ADMISSION_LOCK,))
             live = self._live(db)
             for other in live:
@@ -168,12 +149,12 @@ class PgJobQueue:
 
     def check_room(self) -> None:
         """BusyError now if a new job would be refused, so callers can say so before preparing one."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             self._check_room(self._live(db))
 
     def status(self, job_id: str) -> JobInfo:
         """A job's record, from whichever replica or worker wrote it; InvalidInputError if none."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             row = db.execute(
                 "SELECT seq, owner, info, task_id FROM genai_mcp_jobs WHERE job_id = %s", (job_id,)
             ).fetchone()
@@ -193,7 +174,7 @@ class PgJobQueue:
 
     def list(self) -> builtins.list[JobInfo]:
         """Every remembered job, newest first, whoever accepted or ran it."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             rows = db.execute(
                 "SELECT seq, owner, info, task_id FROM genai_mcp_jobs ORDER BY seq DESC"
             ).fetchall()
@@ -205,7 +186,7 @@ class PgJobQueue:
 
     def cancel(self, job_id: str) -> JobInfo:
         """Stop a job: a queued one at once (it never runs), a running one at its worker's next step."""
-        with self._connect() as db:
+        with self._db.transaction() as db:
             row = db.execute(
                 "SELECT seq, owner, info, task_id FROM genai_mcp_jobs WHERE job_id = %s FOR UPDATE",
                 (job_id,),
@@ -255,10 +236,7 @@ class PgJobQueue:
         """Refuse new jobs from this replica; queued and running ones stay with the workers. The
         pooled connections are closed (a later call opens a new pool)."""
         self._closed.set()
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close(timeout)
+        self._db.close(timeout)
 
     def open(self) -> None:
         self._closed.clear()

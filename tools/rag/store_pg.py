@@ -15,8 +15,7 @@ A write embeds first (outside the database), then in one transaction locks the c
 (SELECT ... FOR UPDATE: writers on every replica take turns, so generations never fork),
 replaces the chunks of each document it names, and sets generation + 1 before COMMIT. A failure,
 a cancel or a killed process anywhere before COMMIT rolls all of it back; a collection whose first
-write never committed does not exist. Each call uses one connection (connections_pg.py: reads
-reuse idle ones, writes open their own).
+write never committed does not exist. Each call uses one pooled connection (tools/pg.py).
 
 Needs psycopg (`pip install 'genai-mcp[postgres]'`); imported only when a database is configured.
 """
@@ -29,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from genai_mcp.tools.rag.connections_pg import PgConnections
+from genai_mcp.tools.pg import Database
 from genai_mcp.tools.rag.keyword_pg import chunk_terms, keyword_hits
 from genai_mcp.tools.rag.store import (
     Chunk,
@@ -45,10 +44,11 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import psycopg
 
-__all__ = ["PgRagStore"]
+__all__ = ["APPLICATION_NAME", "PgRagStore"]
 
 _T = TypeVar("_T")
 _INDEXES_KEPT = 8
+APPLICATION_NAME = "genai-mcp-rag"  # how the store's connections show in pg_stat_activity
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS genai_mcp_rag_collections (
@@ -98,12 +98,12 @@ class PgRagStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._db = PgConnections(url, _SCHEMA)
+        self._db = Database(url, application_name=APPLICATION_NAME, schema=_SCHEMA)
         self._lock = threading.Lock()
         self._indexes: OrderedDict[str, tuple[tuple[str, int], Any]] = OrderedDict()
 
     def close(self) -> None:
-        """Close the idle connections kept for reads (the store stays usable)."""
+        """Close the pooled connections (the store stays usable: a later call opens new ones)."""
         self._db.close()
 
     def __del__(self) -> None:
@@ -179,7 +179,7 @@ class PgRagStore:
         import numpy as np
 
         hook = fail_point or (lambda stage: None)
-        with self._db.write() as db:
+        with self._db.transaction() as db:
             for _ in range(2):  # a drop committed between these two statements leaves no row to lock
                 db.execute(
                     "INSERT INTO genai_mcp_rag_collections (name, uid, generation, model, dimensions) "
@@ -205,7 +205,7 @@ class PgRagStore:
 
     def delete_documents(self, name: str, document_ids: Sequence[str]) -> tuple[list[str], CollectionState]:
         """Remove documents; returns the ids that were present and the new state."""
-        with self._db.write() as db:
+        with self._db.transaction() as db:
             state = _state(db, name, lock=True)
             present = [d for d in document_ids if _remove_document(db, name, d) >= 0]
             if present:
@@ -213,7 +213,7 @@ class PgRagStore:
             return present, state
 
     def drop(self, name: str) -> None:
-        with self._db.write() as db:
+        with self._db.transaction() as db:
             _state(db, name, lock=True)  # waits for a write in flight, then removes what it committed
             db.execute("DELETE FROM genai_mcp_rag_collections WHERE name = %s", (name,))  # cascades
         with self._lock:
