@@ -1,4 +1,4 @@
-"""Pooled connections to the project's PostgreSQL (GENAI_MCP_DATABASE_URL): one way for every store.
+"""Pooled connections to the project's PostgreSQL (the database setting): one way for every store.
 
 The job queue (lora/queue_pg.py) reads a waiting job five times a second and a RAG search makes
 three or four reads; a new connection is a new PostgreSQL backend process (about 4 ms on
