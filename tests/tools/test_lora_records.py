@@ -1,5 +1,6 @@
-"""Job records through the job manager, in SQLite (tools/lora/records.py) and in a real PostgreSQL
-(records_pg.py): what a restart reads back, and what another server sharing them sees and does.
+"""Job records through the job manager, in SQLite (tools/lora/records.py): what a restart reads
+back, and what another server sharing them sees and does. (With a database, jobs go through the
+queue and its workers instead: tests/server/test_job_workers.py.)
 
 Real training jobs would add minutes here; these jobs are plain callables that report steps and
 losses the way train() does. The restart of a real server killed mid-training is
@@ -9,38 +10,24 @@ tests/server/test_job_restart.py.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from genai_mcp.tools.lora import LoraResult
 from genai_mcp.tools.lora.jobs import JobManager
-from genai_mcp.tools.lora.records import INTERRUPTED, JobRecords, Records
-from genai_mcp.tools.lora.records_pg import PgJobRecords
+from genai_mcp.tools.lora.records import INTERRUPTED, JobRecords
 from genai_mcp.tools.lora.train import LossHook
 from genai_mcp.tools.progress import Progress
 from tests.helpers.lora import made_up_result
-from tests.helpers.postgres import running_postgres
 
-Make = Callable[[], Records]  # a new server's records, on the store the test shares
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    with running_postgres() as url:
-        yield url
+Make = Callable[[], JobRecords]  # a new server's records, on the store the test shares
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> Make:
-    if request.param == "sqlite":
-        return lambda: JobRecords(tmp_path / "jobs.sqlite3")
-    url: str = request.getfixturevalue("postgres")
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS genai_mcp_jobs")  # each test starts from no records
-    return lambda: PgJobRecords(url)
+@pytest.fixture
+def make(tmp_path: Path) -> Make:
+    return lambda: JobRecords(tmp_path / "jobs.sqlite3")
 
 
 Run = Callable[[Progress, LossHook], LoraResult]

@@ -40,7 +40,7 @@ from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.work import rebudget, run_work
 
 if TYPE_CHECKING:
-    from genai_mcp.tools.lora.records import Records
+    from genai_mcp.tools.lora.records import JobRecords
     from genai_mcp.tools.lora.train import LossHook
 
 __all__ = ["JobLimits", "JobManager"]
@@ -62,7 +62,7 @@ class JobManager:
     """Queue and run fine-tuning jobs; every method is safe to call from any thread."""
 
     def __init__(
-        self, *, limits: JobLimits | None = None, keep: int = 100, records: Records | None = None
+        self, *, limits: JobLimits | None = None, keep: int = 100, records: JobRecords | None = None
     ) -> None:
         self.limits = limits or JobLimits()
         self.keep = keep

@@ -28,11 +28,10 @@ import secrets
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Protocol
 
 from genai_mcp.tools.lora.schemas import JobInfo
 
-__all__ = ["INTERRUPTED", "JobRecords", "Records", "new_owner", "taken_over"]
+__all__ = ["INTERRUPTED", "JobRecords", "new_owner", "taken_over"]
 
 INTERRUPTED = (
     "the server stopped while this job was {state} (killed, crashed or restarted); no adapter was "
@@ -60,32 +59,6 @@ def taken_over(info: JobInfo) -> JobInfo:
         return info
     error = INTERRUPTED.format(state=info.state)
     return info.model_copy(update={"state": "failed", "error": error, "queue_position": None})
-
-
-class Records(Protocol):
-    """Where a job manager keeps its records: JobRecords (SQLite) or records_pg.PgJobRecords."""
-
-    owner: str
-
-    def save(self, info: JobInfo) -> bool:
-        """Write the record, owned by this server; whether another server asked to cancel the job."""
-        ...
-
-    def get(self, job_id: str) -> JobInfo | None: ...
-
-    def others(self) -> list[JobInfo]:
-        """The records of the other servers that are alive, oldest first."""
-        ...
-
-    def request_cancel(self, job_id: str) -> JobInfo | None: ...
-
-    def forget(self, job_ids: list[str]) -> None: ...
-
-    def restore(self) -> list[JobInfo]:
-        """Take over the records of servers that are gone (queued or running ones failed)."""
-        ...
-
-    def close(self) -> None: ...
 
 
 class JobRecords:

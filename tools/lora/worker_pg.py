@@ -6,7 +6,7 @@ either in a thread of a replica (its own event loop, never the MCP one) or as th
 
 1. claims the record (row-locked against a concurrent cancel_job): a job cancelled while queued
    is never run, and the record is now owned by this worker, whose liveness PostgreSQL tracks by a
-   session advisory lock (records_pg.PgJobRecords: dropped however the process ends);
+   session advisory lock (records_pg.WorkerRecords: dropped however the process ends);
 2. prepares the job again from its TrainingOrder (orders.py) and trains it, writing step and loss
    to the record (the first step at once, then at most every RECORD_EVERY_S);
 3. stops within a step when cancelled through any replica (procrastinate's abort request reaches
@@ -38,7 +38,7 @@ from genai_mcp.tools.lora.curve import LossCurve
 from genai_mcp.tools.lora.jobs import RECORD_EVERY_S
 from genai_mcp.tools.lora.orders import TrainingOrder
 from genai_mcp.tools.lora.queue_pg import TASK_NAME
-from genai_mcp.tools.lora.records_pg import PgJobRecords
+from genai_mcp.tools.lora.records_pg import WorkerRecords
 from genai_mcp.tools.lora.schemas import JobInfo, JobState, LoraResult, utc_now
 from genai_mcp.tools.progress import Progress
 from genai_mcp.tools.work import rebudget, run_work
@@ -92,7 +92,7 @@ class PgJobWorker:
         self.url = url
         self.trainer = trainer
         self.name = name
-        self.records = PgJobRecords(url)  # this worker's owner id, alive while its lock is held
+        self.records = WorkerRecords(url)  # this worker's owner id, alive while its lock is held
         connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=3)
         self.app = procrastinate.App(connector=connector)
         # retry=False: a job is never run twice behind the user's back (README, Scaling out).
