@@ -14,6 +14,7 @@ from genai_mcp.server.app import create_server
 from genai_mcp.server.lora_confirmation import confirmation
 from genai_mcp.server.settings import ServerSettings, SettingsError
 from genai_mcp.tools.lora import LoraPlan
+from tests.helpers.lora import made_up_plan
 from tests.helpers.processes import TOKEN, start_http_server, stop
 
 KEY_A, KEY_B = "a" * 32, "b" * 40
@@ -64,28 +65,6 @@ def test_a_server_takes_its_keys() -> None:
     create_server(ServerSettings(request_state_keys=[KEY_A, KEY_B]), http=True)
 
 
-def _plan(**changes: object) -> LoraPlan:
-    values: dict[str, object] = dict(
-        task="causal-lm",
-        base_model="house/gpt2-pydocs",
-        adapter="pydocs-style",
-        train_examples=40,
-        eval_examples=4,
-        trainable_params=147_456,
-        total_params=2_000_000,
-        trainable_share=0.0737,
-        target_modules=["c_attn"],
-        rank=8,
-        alpha=16,
-        steps=30,
-        epochs=1.5,
-        batch_size=2,
-        learning_rate=3e-3,
-        estimated_seconds=12,
-    )
-    return LoraPlan.model_validate(values | changes)
-
-
 def _question(plan: LoraPlan) -> tuple[str, dict[str, object]]:
     elicit = confirmation(plan, max_steps=2000)
     schema = elicit.schema
@@ -96,8 +75,8 @@ def _question(plan: LoraPlan) -> tuple[str, dict[str, object]]:
 def test_the_lora_question_is_the_same_whatever_a_replica_measured() -> None:
     # Each replica times a step of its own; the question must not carry that, or a round on another
     # replica is a different question and the client is asked again until it gives up.
-    assert _question(_plan(estimated_seconds=12)) == _question(_plan(estimated_seconds=13.5))
-    assert _question(_plan(steps=30)) != _question(_plan(steps=31))
+    assert _question(made_up_plan(estimated_seconds=12)) == _question(made_up_plan(estimated_seconds=13.5))
+    assert _question(made_up_plan(steps=30)) != _question(made_up_plan(steps=31))
 
 
 def test_an_http_server_without_a_key_says_what_breaks_behind_a_load_balancer(tmp_path: Path) -> None:
